@@ -1,0 +1,3 @@
+"""protege: imitation learning from demonstrations, with the expert as the yardstick."""
+
+__version__ = "0.1.0"

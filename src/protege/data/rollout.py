@@ -1,0 +1,122 @@
+"""Run a policy in vectorised Gymnasium envs and collect whole episodes, reproducibly.
+
+Episode `i` always starts from `reset(seed=seed + i)`, whichever sub-env runs it, so the
+same seed gives the same episodes for any number of parallel envs (for a deterministic
+policy) and two policies can be compared on exactly the same start states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from protege.data.types import Obs, Trajectory, obs_index, obs_stack
+from protege.envs import EnvFactory, make_env
+
+Policy = Callable[[Obs], np.ndarray]
+"""A batched policy: observations (B, *obs_shape) -> actions (B, *act_shape)."""
+
+
+class RandomPolicy:
+    """Uniform actions from the action space, seeded: the 0 of the normalised score."""
+
+    def __init__(self, action_space: gym.Space, seed: int = 0) -> None:
+        self.space = action_space
+        self.space.seed(seed)
+
+    def __call__(self, obs: Obs) -> np.ndarray:
+        n = len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)
+        return np.stack([np.asarray(self.space.sample()) for _ in range(n)])
+
+
+def _factory(env: str | EnvFactory, env_kwargs: dict[str, Any]) -> EnvFactory:
+    if isinstance(env, str):
+        make_env(env, **env_kwargs).close()  # fail early with a clear message
+        return lambda: make_env(env, **env_kwargs)
+    return env
+
+
+def rollout(
+    env: str | EnvFactory,
+    policy: Policy,
+    n_episodes: int,
+    seed: int = 0,
+    n_envs: int = 8,
+    env_kwargs: dict[str, Any] | None = None,
+    on_episode: Callable[[int, Trajectory], None] | None = None,
+) -> list[Trajectory]:
+    """Run `policy` for `n_episodes` episodes and return them in episode order.
+
+    env: a Gymnasium id or a zero-argument env builder.
+    on_episode: called with (episode index, trajectory) as each one finishes, e.g. to save
+        it at once or to advance a progress bar; completion order may differ from index order.
+    """
+    if n_episodes < 1:
+        raise ValueError(f"n_episodes must be at least 1, got {n_episodes}")
+    factory = _factory(env, env_kwargs or {})
+    n = min(n_envs, n_episodes)
+    venv = SyncVectorEnv([factory] * n, autoreset_mode=AutoresetMode.DISABLED)
+    try:
+        return _run(venv, policy, n_episodes, seed, on_episode)
+    finally:
+        venv.close()
+
+
+def _run(
+    venv: SyncVectorEnv,
+    policy: Policy,
+    n_episodes: int,
+    seed: int,
+    on_episode: Callable[[int, Trajectory], None] | None,
+) -> list[Trajectory]:
+    n = venv.num_envs
+    episode_of = np.arange(n)  # which episode each sub-env is running; -1 when idle
+    next_episode = n
+    obs, _ = venv.reset(seed=[seed + i for i in range(n)])
+    buffers: list[dict[str, list[Any]]] = [
+        {"obs": [obs_index(obs, i)], "acts": [], "rews": []} for i in range(n)
+    ]
+    done: dict[int, Trajectory] = {}
+    while len(done) < n_episodes:
+        acts = np.asarray(policy(obs))
+        obs, rews, terminated, truncated, _ = venv.step(acts)
+        finished = np.zeros(n, dtype=bool)
+        for i in range(n):
+            if episode_of[i] < 0:  # idle sub-env: reset it when it ends, keep no data
+                finished[i] = bool(terminated[i] or truncated[i])
+                continue
+            buf = buffers[i]
+            buf["acts"].append(acts[i])
+            buf["rews"].append(rews[i])
+            buf["obs"].append(obs_index(obs, i))
+            if terminated[i] or truncated[i]:
+                traj = Trajectory(
+                    obs=obs_stack(buf["obs"]),
+                    acts=np.stack(buf["acts"]),
+                    rews=np.asarray(buf["rews"], dtype=np.float64),
+                    terminated=bool(terminated[i]),
+                    truncated=bool(truncated[i]) and not bool(terminated[i]),
+                )
+                done[int(episode_of[i])] = traj
+                if on_episode is not None:
+                    on_episode(int(episode_of[i]), traj)
+                finished[i] = True
+        if not finished.any() or len(done) == n_episodes:
+            continue
+        seeds: list[int | None] = [None] * n
+        for j in map(int, np.flatnonzero(finished)):
+            if episode_of[j] >= 0 and next_episode < n_episodes:
+                episode_of[j] = next_episode
+                seeds[j] = seed + next_episode
+                next_episode += 1
+            else:
+                episode_of[j] = -1  # idle: keeps stepping, its data is ignored
+                seeds[j] = seed
+        obs, _ = venv.reset(seed=seeds, options={"reset_mask": finished})
+        for j in map(int, np.flatnonzero(finished)):
+            buffers[j] = {"obs": [obs_index(obs, j)], "acts": [], "rews": []}
+    return [done[i] for i in range(n_episodes)]

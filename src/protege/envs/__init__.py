@@ -1,0 +1,62 @@
+"""Gymnasium helpers: build environments by id with clear errors, and describe their spaces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from protege.errors import EnvError
+
+EnvFactory = Callable[[], gym.Env]
+
+
+@dataclass(frozen=True)
+class Spaces:
+    """The observation and action spaces a dataset or policy is bound to."""
+
+    observation: gym.Space
+    action: gym.Space
+
+    @classmethod
+    def of(cls, env: gym.Env) -> Spaces:
+        return cls(env.observation_space, env.action_space)
+
+
+def make_env(env_id: str, **kwargs: Any) -> gym.Env:
+    """`gym.make(env_id)` with a one-line error that suggests close ids when it is unknown."""
+    try:
+        return gym.make(env_id, **kwargs)
+    except gym.error.Error as exc:
+        known = sorted(gym.registry)
+        close = [k for k in known if env_id.split("-")[0].lower() in k.lower()][:5]
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise EnvError(f"unknown environment '{env_id}': {exc}.{hint}") from None
+    except ImportError as exc:
+        raise EnvError(
+            f"environment '{env_id}' needs a package that is not installed ({exc}); "
+            "install the Gymnasium extra it names"
+        ) from None
+
+
+def env_factory(env_id: str, **kwargs: Any) -> EnvFactory:
+    """A zero-argument builder for `env_id`, checked once so errors surface early."""
+    make_env(env_id, **kwargs).close()
+    return lambda: make_env(env_id, **kwargs)
+
+
+def env_spaces(env_id: str, **kwargs: Any) -> Spaces:
+    """The spaces of `env_id`, built once and closed."""
+    env = make_env(env_id, **kwargs)
+    try:
+        return Spaces.of(env)
+    finally:
+        env.close()
+
+
+def is_image_space(space: gym.Space) -> bool:
+    """A uint8 Box of rank 3 (H, W, C) or (C, H, W): the shape a CNN encoder expects."""
+    return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
