@@ -1,0 +1,1 @@
+"""Imitation-learning algorithms, one module per family."""

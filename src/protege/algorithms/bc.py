@@ -1,0 +1,169 @@
+"""Behavioral cloning: fit a policy to the expert's (observation, action) pairs by maximum
+likelihood (Pomerleau 1991; Bain & Sammut 1995).
+
+The whole dataset lives on the device as tensors and minibatches are drawn by index, so an
+epoch is a handful of tensor operations with no per-sample Python.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from protege.callbacks import Callback, CallbackList
+from protege.data.types import Transitions
+from protege.envs import Spaces
+from protege.errors import ConfigError
+from protege.nets import TensorObs, index_tensor_obs, obs_to_tensor, resolve_device
+from protege.policies import ActorPolicy, PolicyArch
+
+
+@dataclass(frozen=True)
+class BCConfig:
+    """Behavioral cloning settings. Defaults are tuned on CartPole-v1 and Pendulum-v1.
+
+    epochs: passes over the training split (upper bound when early stopping).
+    batch_size: minibatch size.
+    lr: Adam learning rate.
+    weight_decay: AdamW decoupled weight decay.
+    ent_weight: weight of the entropy bonus subtracted from the loss (0 disables it).
+    val_fraction: share of samples held out for early stopping; 0 disables it.
+    patience: epochs without a better validation loss before stopping.
+    continuous_loss: Box actions only: "gaussian" (tanh-squashed likelihood) or "mse".
+    hidden: MLP hidden sizes after the observation encoder.
+    seed: seeds weight init, the split and minibatch order.
+    device: "auto" (CUDA when present), "cpu" or "cuda".
+    """
+
+    epochs: int = 100
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    ent_weight: float = 0.0
+    val_fraction: float = 0.1
+    patience: int = 20
+    continuous_loss: str = "gaussian"
+    hidden: tuple[int, ...] = (256, 256)
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.continuous_loss not in ("gaussian", "mse"):
+            raise ConfigError(
+                f"continuous_loss must be 'gaussian' or 'mse', not {self.continuous_loss!r}"
+            )
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must be in [0, 1), not {self.val_fraction}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("epochs and batch_size must be at least 1")
+
+
+@dataclass
+class BCResult:
+    """The cloned policy and how training went (one history row per epoch)."""
+
+    policy: ActorPolicy
+    history: list[dict[str, float]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    best_epoch: int = 0
+
+
+def bc_loss(
+    policy: ActorPolicy, obs: TensorObs, acts: torch.Tensor, cfg: BCConfig
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Negative log-likelihood of the expert's actions (or MSE), minus the entropy bonus."""
+    if not policy.discrete and cfg.continuous_loss == "mse":
+        mode = policy.dist(obs).mode
+        err = policy._to_unit(mode) - policy._to_unit(acts.view(len(acts), -1))
+        loss = err.pow(2).sum(-1).mean()
+        return loss, {"mse": loss.detach()}
+    d = policy.dist(obs, acts)
+    assert d.log_prob is not None and d.entropy is not None
+    nll = -d.log_prob.mean()
+    entropy = d.entropy.mean()
+    stats = {"nll": nll.detach(), "entropy": entropy.detach()}
+    if policy.discrete:
+        stats["accuracy"] = (d.mode == acts.long()).float().mean()
+    else:
+        err = policy._to_unit(d.mode) - policy._to_unit(acts.view(len(acts), -1))
+        stats["mse"] = err.pow(2).sum(-1).mean().detach()
+    return nll - cfg.ent_weight * entropy, stats
+
+
+def train_bc(
+    demos: Transitions,
+    spaces: Spaces,
+    cfg: BCConfig = BCConfig(),
+    callbacks: Sequence[Callback] = (),
+    policy: ActorPolicy | None = None,
+) -> BCResult:
+    """Fit a policy to the expert's (observation, action) pairs by maximum likelihood.
+
+    policy: start from this policy (e.g. DAgger's previous round) instead of a fresh one.
+    """
+    if len(demos) == 0:
+        raise ConfigError("behavioral cloning needs at least one demonstration step")
+    cb = CallbackList(callbacks)
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    arch = PolicyArch(
+        hidden=cfg.hidden, head="deterministic" if cfg.continuous_loss == "mse" else "gaussian"
+    )
+    policy = (policy or ActorPolicy(spaces, arch)).to(device)
+    policy.train()
+
+    obs = obs_to_tensor(demos.obs, spaces.observation, device)
+    acts = torch.as_tensor(np.asarray(demos.acts), device=device)
+    acts = acts.long() if policy.discrete else acts.float()
+    n = len(acts)
+    perm = torch.randperm(n, generator=gen).to(device)
+    n_val = int(n * cfg.val_fraction) if n * cfg.val_fraction >= 1 else 0
+    val_idx, train_idx = perm[:n_val], perm[n_val:]
+    n_train = len(train_idx)
+
+    opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history: list[dict[str, float]] = []
+    best_val, best_epoch, best_state = float("inf"), 0, None
+    start = time.perf_counter()
+    cb.on_start(cfg.epochs, "epoch")
+    for epoch in range(cfg.epochs):
+        order = train_idx[torch.randperm(n_train, generator=gen).to(device)]
+        total, batches = torch.zeros((), device=device), 0
+        for b in range(0, n_train, cfg.batch_size):
+            idx = order[b : b + cfg.batch_size]
+            loss, _ = bc_loss(policy, index_tensor_obs(obs, idx), acts[idx], cfg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach()
+            batches += 1
+        row = {"epoch": float(epoch), "loss": float(total) / max(batches, 1)}
+        if n_val:
+            with torch.no_grad():
+                val_loss, stats = bc_loss(
+                    policy, index_tensor_obs(obs, val_idx), acts[val_idx], cfg
+                )
+            row["val_loss"] = float(val_loss)
+            row.update({f"val_{k}": float(v) for k, v in stats.items()})
+            if row["val_loss"] < best_val:
+                best_val, best_epoch = row["val_loss"], epoch
+                best_state = copy.deepcopy(policy.state_dict())
+        row["seconds"] = time.perf_counter() - start
+        history.append(row)
+        cb.on_iteration(epoch, row)
+        if n_val and epoch - best_epoch >= cfg.patience:
+            break
+    if best_state is not None:
+        policy.load_state_dict(best_state)
+    else:
+        best_epoch = len(history) - 1
+    policy.eval()
+    final = history[-1] if history else {}
+    cb.on_end(final)
+    return BCResult(policy, history, time.perf_counter() - start, best_epoch)

@@ -1,0 +1,93 @@
+"""Config dataclasses from flags: `--set key=value` overrides, typed, with clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from protege.errors import ConfigError
+
+C = TypeVar("C")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(key: str, raw: str, tp: Any) -> Any:
+    """Parse `raw` as type `tp` (bool, int, float, str, tuple[X, ...], X | None)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if raw.lower() in ("none", "null"):
+            return None
+        return _coerce(key, raw, args[0])
+    if origin is tuple:
+        (item_tp, *_) = typing.get_args(tp)
+        parts = [p for p in raw.replace("(", "").replace(")", "").split(",") if p.strip()]
+        return tuple(_coerce(key, p.strip(), item_tp) for p in parts)
+    try:
+        if tp is bool:
+            if raw.lower() in _TRUE:
+                return True
+            if raw.lower() in _FALSE:
+                return False
+            raise ValueError(raw)
+        if tp in (int, float, str):
+            return tp(raw)
+    except ValueError:
+        name = getattr(tp, "__name__", str(tp))
+        raise ConfigError(f"--set {key}={raw}: '{raw}' is not a valid {name}") from None
+    raise ConfigError(f"--set {key}: settings of type {tp} cannot be set from the command line")
+
+
+def apply_overrides(cfg: C, overrides: Sequence[str]) -> C:
+    """A copy of dataclass `cfg` with each 'key=value' applied, types checked.
+
+    A dotted key sets a field of a nested config, e.g. `bc.epochs=20` inside DAggerConfig.
+    """
+    hints = typing.get_type_hints(type(cfg))
+    names = [f.name for f in dataclasses.fields(cfg)]  # type: ignore[arg-type]
+    changes: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set '{item}': expected key=value, e.g. --set epochs=20")
+        head, dot, rest = key.partition(".")
+        if head not in names:
+            raise ConfigError(
+                f"--set {key}: unknown setting for {type(cfg).__name__}; known: {', '.join(names)}"
+            )
+        if dot:
+            nested = changes.get(head, getattr(cfg, head))
+            if not dataclasses.is_dataclass(nested):
+                raise ConfigError(f"--set {key}: '{head}' has no settings inside it")
+            changes[head] = apply_overrides(nested, [f"{rest}={raw}"])
+            continue
+        changes[key] = _coerce(key, raw.strip(), hints[key])
+    try:
+        return dataclasses.replace(cfg, **changes)  # type: ignore[type-var]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"--set: {exc}") from None
+
+
+def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
+    """Rebuild a config dataclass from its `dataclasses.asdict` form (lists back to tuples)."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(values) - names
+    if unknown:
+        raise ConfigError(f"unknown settings for {cls.__name__}: {', '.join(sorted(unknown))}")
+    fixed: dict[str, Any] = {}
+    for k, v in values.items():
+        tp = hints[k]
+        if isinstance(v, dict) and dataclasses.is_dataclass(tp):
+            fixed[k] = config_from_dict(tp, v)  # type: ignore[arg-type]
+        elif isinstance(v, list) and typing.get_origin(tp) is tuple:
+            fixed[k] = tuple(v)
+        else:
+            fixed[k] = v
+    return cls(**fixed)

@@ -1,0 +1,137 @@
+"""Comparison with the expert: returns, normalised score and action agreement.
+
+Learner, expert and a uniform-random policy run on the same episode seeds, so the
+normalised score (0 = random, 1 = expert) compares like with like.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from scipy import stats
+
+from protege.data.rollout import Policy, RandomPolicy, rollout
+from protege.data.types import Transitions
+from protege.envs import EnvFactory, make_env
+
+
+@dataclass(frozen=True)
+class ReturnStats:
+    """Undiscounted episode returns: mean, std, 95% CI half-width (t-distribution), count."""
+
+    mean: float
+    std: float
+    ci95: float
+    episodes: int
+    mean_length: float
+
+    @classmethod
+    def of(cls, returns: np.ndarray, lengths: np.ndarray) -> ReturnStats:
+        n = len(returns)
+        std = float(np.std(returns, ddof=1)) if n > 1 else 0.0
+        ci = float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)) if n > 1 else float("nan")
+        return cls(float(np.mean(returns)), std, ci, n, float(np.mean(lengths)))
+
+
+def evaluate_returns(
+    env: str | EnvFactory,
+    policy: Policy,
+    episodes: int = 20,
+    seed: int = 10_000,
+    env_kwargs: dict[str, Any] | None = None,
+    on_episode: Callable[[int, Any], None] | None = None,
+) -> ReturnStats:
+    """Roll out `policy` on episode seeds seed, seed+1, ... and summarise the returns."""
+    trajs = rollout(env, policy, episodes, seed=seed, env_kwargs=env_kwargs, on_episode=on_episode)
+    return ReturnStats.of(
+        np.array([t.episode_return for t in trajs]), np.array([len(t) for t in trajs])
+    )
+
+
+def normalized_score(value: float, expert: float, random: float) -> float:
+    """(value - random) / (expert - random): 0 is the random policy, 1 the expert."""
+    gap = expert - random
+    return float((value - random) / gap) if abs(gap) > 1e-12 else float("nan")
+
+
+def action_agreement(policy: Policy, demos: Transitions, action_space: gym.Space) -> float:
+    """How often the policy picks the expert's action on the expert's own states.
+
+    Discrete: exact matches. Box: every dimension within 10% of the action range.
+    """
+    acts = np.asarray(policy(demos.obs))
+    expert = np.asarray(demos.acts)
+    if isinstance(action_space, gym.spaces.Box):
+        tol = 0.1 * (action_space.high - action_space.low)
+        close = np.abs(acts.reshape(expert.shape) - expert) <= tol
+        return float(np.mean(close.reshape(len(expert), -1).all(axis=1)))
+    return float(np.mean(acts.reshape(expert.shape) == expert))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A learned policy measured against the expert and a random policy on the same seeds."""
+
+    learner: ReturnStats
+    expert: ReturnStats
+    random: ReturnStats
+    normalized_score: float
+    action_agreement: float | None
+
+    def metrics(self) -> dict[str, float | int | None]:
+        """The flat dict written to metrics.json."""
+        return {
+            "return_mean": self.learner.mean,
+            "return_std": self.learner.std,
+            "return_ci95": self.learner.ci95,
+            "episode_length_mean": self.learner.mean_length,
+            "expert_return_mean": self.expert.mean,
+            "expert_return_std": self.expert.std,
+            "random_return_mean": self.random.mean,
+            "random_return_std": self.random.std,
+            "normalized_score": self.normalized_score,
+            "action_agreement": self.action_agreement,
+            "episodes": self.learner.episodes,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compare_with_expert(
+    env_id: str,
+    policy: Policy,
+    expert: Policy | ReturnStats,
+    episodes: int = 20,
+    seed: int = 10_000,
+    demos: Transitions | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    on_episode: Callable[[int, Any], None] | None = None,
+) -> Comparison:
+    """Learner, expert and random policy on the same seeds; agreement on `demos` if given.
+
+    expert: a policy to roll out, or the returns already measured for it (e.g. the
+        demonstrations' own returns when the expert cannot be run again, like a person).
+    """
+    env = make_env(env_id, **(env_kwargs or {}))
+    action_space = env.action_space
+    env.close()
+    kw = {"episodes": episodes, "seed": seed, "env_kwargs": env_kwargs, "on_episode": on_episode}
+    learner = evaluate_returns(env_id, policy, **kw)  # type: ignore[arg-type]
+    expert_stats = (
+        expert if isinstance(expert, ReturnStats) else evaluate_returns(env_id, expert, **kw)  # type: ignore[arg-type]
+    )
+    random_stats = evaluate_returns(env_id, RandomPolicy(action_space, seed), **kw)  # type: ignore[arg-type]
+    agreement = action_agreement(policy, demos, action_space) if demos is not None else None
+    return Comparison(
+        learner,
+        expert_stats,
+        random_stats,
+        normalized_score(learner.mean, expert_stats.mean, random_stats.mean),
+        agreement,
+    )

@@ -1,0 +1,102 @@
+"""Experts: anything that maps observations to actions.
+
+`load_expert(spec, env_id)` turns what a user types into a batched policy:
+`scripted` (the built-in controller for the env), a Stable-Baselines3 model file
+(`expert.zip`), or a `module:function` callable taking one observation.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from protege.data.rollout import Policy
+from protege.data.types import Obs, obs_index, obs_len
+from protege.errors import ExpertError
+
+
+class CallableExpert:
+    """A per-observation callable `(obs) -> action` as a batched policy (one call per row)."""
+
+    def __init__(self, fn: Callable[[Any], Any], name: str = "callable") -> None:
+        self.fn = fn
+        self.name = name
+
+    def __call__(self, obs: Obs) -> np.ndarray:
+        return np.stack([np.asarray(self.fn(obs_index(obs, i))) for i in range(obs_len(obs))])
+
+
+class SB3Expert:
+    """A Stable-Baselines3 model acting deterministically (its `predict`)."""
+
+    def __init__(self, model: Any, deterministic: bool = True) -> None:
+        self.model = model
+        self.deterministic = deterministic
+
+    def __call__(self, obs: Obs) -> np.ndarray:
+        action, _ = self.model.predict(obs, deterministic=self.deterministic)
+        return np.asarray(action)
+
+
+def load_sb3_model(path: str | Path, device: str = "cpu") -> Any:
+    """Load an SB3 model file, whichever algorithm saved it (read from the zip's metadata)."""
+    import zipfile
+
+    from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
+
+    path = Path(path)
+    if not path.is_file():
+        raise ExpertError(f"{path}: no such expert model file; pass an SB3 .zip or 'scripted'")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            data = zf.read("data").decode()
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise ExpertError(f"{path}: not a Stable-Baselines3 model file ({exc})") from None
+    for cls in (PPO, SAC, DQN, A2C, TD3, DDPG):
+        # SB3 records the policy class; its module names the algorithm family
+        if f"stable_baselines3.{cls.__name__.lower()}.policies" in data:
+            return cls.load(path, device=device)
+    for cls in (PPO, SAC, DQN, A2C, TD3, DDPG):
+        try:
+            return cls.load(path, device=device)
+        except Exception:  # noqa: BLE001 - try the next algorithm family
+            continue
+    raise ExpertError(f"{path}: could not load as any SB3 algorithm (PPO, SAC, DQN, A2C, TD3)")
+
+
+def load_callable(spec: str) -> Callable[[Any], Any]:
+    """Import `package.module:function`."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ExpertError(
+            f"expert '{spec}': cannot import module '{module_name}' ({exc})"
+        ) from None
+    fn = module
+    for part in attr.split("."):
+        fn = getattr(fn, part, None)  # type: ignore[assignment]
+        if fn is None:
+            raise ExpertError(f"expert '{spec}': module '{module_name}' has no '{attr}'")
+    if not callable(fn):
+        raise ExpertError(f"expert '{spec}' is not callable")
+    return fn
+
+
+def load_expert(spec: str, env_id: str) -> Policy:
+    """Resolve an expert spec: 'scripted', a path to an SB3 .zip, or 'module:function'."""
+    if spec == "scripted":
+        from protege.experts.scripted import scripted_expert
+
+        return scripted_expert(env_id).act
+    if spec.endswith(".zip") or Path(spec).is_file():
+        return SB3Expert(load_sb3_model(spec))
+    if ":" in spec:
+        return CallableExpert(load_callable(spec), name=spec)
+    raise ExpertError(
+        f"expert '{spec}' is not 'scripted', an existing SB3 model file, or 'module:function'"
+    )

@@ -1,0 +1,64 @@
+"""Built-in scripted experts: each reaches its score bar and acts inside its action space."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from protege.data import rollout
+from protege.errors import ExpertError
+from protege.experts.scripted import SCRIPTED_EXPERTS, ScriptedExpert, scripted_expert
+
+ENV_IDS = sorted(SCRIPTED_EXPERTS)
+
+
+def test_covers_the_promised_envs() -> None:
+    assert set(ENV_IDS) == {
+        "CartPole-v1",
+        "Acrobot-v1",
+        "MountainCar-v0",
+        "MountainCarContinuous-v0",
+        "Pendulum-v1",
+        "LunarLander-v3",
+        "LunarLanderContinuous-v3",
+    }
+    for env_id, expert in SCRIPTED_EXPERTS.items():
+        assert expert.env_id == env_id
+        assert expert.min_return < expert.reference_return
+        assert expert.description and "\n" not in expert.description
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_reaches_its_bar_over_100_seeded_episodes(env_id: str) -> None:
+    expert = scripted_expert(env_id)
+    returns = [t.episode_return for t in rollout(env_id, expert.act, 100, seed=0)]
+    mean = float(np.mean(returns))
+    assert mean >= expert.min_return, f"{env_id}: mean return {mean:.2f} < {expert.min_return}"
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_actions_lie_in_the_action_space(env_id: str) -> None:
+    env = gym.make(env_id)
+    env.observation_space.seed(0)
+    obs = np.stack([env.observation_space.sample() for _ in range(256)])
+    expert: ScriptedExpert = scripted_expert(env_id)
+    acts = expert.act(obs)
+    space = env.action_space
+    if isinstance(space, gym.spaces.Discrete):
+        assert acts.dtype == np.int64 and acts.shape == (256,)
+    else:
+        assert isinstance(space, gym.spaces.Box)
+        assert acts.dtype == np.float32 and acts.shape == (256, *space.shape)
+    assert all(space.contains(a) for a in acts)
+    np.testing.assert_array_equal(expert.act(obs), acts)  # deterministic
+    np.testing.assert_array_equal(expert.act(obs[:1]), acts[:1])  # batch of one works too
+    env.close()
+
+
+def test_unknown_env_names_the_built_in_ids() -> None:
+    with pytest.raises(ExpertError, match="no built-in scripted expert for 'Nope-v0'") as info:
+        scripted_expert("Nope-v0")
+    message = str(info.value)
+    assert all(env_id in message for env_id in ENV_IDS)
+    assert "SB3 model file or module:function" in message

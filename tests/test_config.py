@@ -1,0 +1,39 @@
+"""`--set key=value` overrides: typed, checked, with messages that name the fix."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from protege.algorithms.bc import BCConfig
+from protege.config import apply_overrides, config_from_dict
+from protege.errors import ConfigError
+
+
+def test_overrides_are_typed() -> None:
+    cfg = apply_overrides(BCConfig(), ["epochs=7", "lr=0.01", "hidden=64,32", "device=cpu"])
+    assert (cfg.epochs, cfg.lr, cfg.hidden, cfg.device) == (7, 0.01, (64, 32), "cpu")
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("epoch=3", "unknown setting"),
+        ("epochs=many", "not a valid int"),
+        ("epochs", "expected key=value"),
+        ("val_fraction=1.5", "val_fraction"),
+        ("continuous_loss=l1", "continuous_loss"),
+    ],
+)
+def test_bad_overrides_raise_config_error(item: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        apply_overrides(BCConfig(), [item])
+
+
+def test_config_round_trips_through_json_form() -> None:
+    cfg = BCConfig(hidden=(8, 8), epochs=3)
+    as_json = {
+        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()
+    }
+    assert config_from_dict(BCConfig, as_json) == cfg
