@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
-from protege.experts.scripted import scripted_expert
 
 from protege.algorithms.bc import BCConfig, train_bc
 from protege.data import flatten_trajectories, rollout
 from protege.envs import Spaces, env_spaces
 from protege.evaluation import compare_with_expert, evaluate_returns
+from protege.experts.scripted import scripted_expert
 from protege.policies import ActorPolicy
 
 

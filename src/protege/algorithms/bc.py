@@ -130,7 +130,7 @@ def train_bc(
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history: list[dict[str, float]] = []
     best_val, best_epoch, best_state = float("inf"), 0, None
-    start = time.perf_counter()
+    start, in_callbacks = time.perf_counter(), 0.0  # callback time is not training time
     cb.on_start(cfg.epochs, "epoch")
     for epoch in range(cfg.epochs):
         order = train_idx[torch.randperm(n_train, generator=gen).to(device)]
@@ -154,9 +154,11 @@ def train_bc(
             if row["val_loss"] < best_val:
                 best_val, best_epoch = row["val_loss"], epoch
                 best_state = copy.deepcopy(policy.state_dict())
-        row["seconds"] = time.perf_counter() - start
+        row["seconds"] = time.perf_counter() - start - in_callbacks
         history.append(row)
+        tick = time.perf_counter()
         cb.on_iteration(epoch, row)
+        in_callbacks += time.perf_counter() - tick
         if n_val and epoch - best_epoch >= cfg.patience:
             break
     if best_state is not None:
@@ -164,6 +166,6 @@ def train_bc(
     else:
         best_epoch = len(history) - 1
     policy.eval()
-    final = history[-1] if history else {}
-    cb.on_end(final)
-    return BCResult(policy, history, time.perf_counter() - start, best_epoch)
+    train_seconds = time.perf_counter() - start - in_callbacks
+    cb.on_end(history[-1] if history else {})
+    return BCResult(policy, history, train_seconds, best_epoch)
