@@ -24,8 +24,9 @@ from protege.envs import Spaces
 from protege.errors import ConfigError, RunDirError
 from protege.nets import TensorObs, encoder_dim, make_encoder, mlp, obs_to_tensor
 
-LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+LOG_STD_MIN, LOG_STD_MAX = -2.5, 2.0
 _EPS = 1e-6
+_CLAMP = 1e-6  # keeps atanh finite for expert actions exactly at the bounds
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class ActorPolicy(nn.Module):
         d = ActionDist(mode=self._from_unit(torch.tanh(mu)))
         d.entropy = (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)  # pre-squash
         if acts is not None:
-            u = self._to_unit(acts.view(len(acts), -1)).clamp(-1 + _EPS, 1 - _EPS)
+            u = self._to_unit(acts.view(len(acts), -1)).clamp(-1 + _CLAMP, 1 - _CLAMP)
             pre = torch.atanh(u)
             normal = torch.distributions.Normal(mu, log_std.exp())
             # change of variables through tanh (and the fixed affine map to the bounds)

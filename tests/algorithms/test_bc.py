@@ -26,7 +26,6 @@ def test_cartpole_from_10_expert_episodes_reaches_475() -> None:
     assert stats.mean >= 475
 
 
-@pytest.mark.slow
 def test_pendulum_from_20_expert_episodes_reaches_90_percent_of_expert() -> None:
     expert, demos = expert_demos("Pendulum-v1", 20)
     result = train_bc(demos, env_spaces("Pendulum-v1"), BCConfig(device="cpu"))
@@ -34,14 +33,14 @@ def test_pendulum_from_20_expert_episodes_reaches_90_percent_of_expert() -> None
     assert comparison.normalized_score >= 0.9, comparison.metrics()
 
 
-def test_mse_loss_clones_pendulum_too() -> None:
-    expert, demos = expert_demos("Pendulum-v1", 20)
-    cfg = BCConfig(device="cpu", continuous_loss="mse", epochs=60)
-    result = train_bc(demos, env_spaces("Pendulum-v1"), cfg)
-    comparison = compare_with_expert("Pendulum-v1", result.policy, expert, episodes=10)
-    assert comparison.normalized_score >= 0.8, comparison.metrics()
-    acts = result.policy(demos.obs)
-    assert np.all(np.abs(acts) <= 2.0)  # the deterministic head stays in bounds
+def test_gaussian_likelihood_clones_lunar_lander_continuous() -> None:
+    expert, demos = expert_demos("LunarLanderContinuous-v3", 20)
+    cfg = BCConfig(device="cpu", continuous_loss="gaussian")
+    result = train_bc(demos, env_spaces("LunarLanderContinuous-v3"), cfg)
+    comparison = compare_with_expert("LunarLanderContinuous-v3", result.policy, expert, episodes=10)
+    assert comparison.normalized_score >= 0.9, comparison.metrics()
+    low_sample = result.policy(demos.obs)
+    assert np.all(np.abs(low_sample) <= 1.0)  # the squashed mean stays in bounds
 
 
 @pytest.mark.parametrize("kind", ["image", "dict", "multidiscrete"])
