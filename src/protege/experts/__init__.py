@@ -92,7 +92,7 @@ def load_expert(spec: str, env_id: str) -> Policy:
     if spec == "scripted":
         from protege.experts.scripted import scripted_expert
 
-        return scripted_expert(env_id).act
+        return scripted_expert(env_id).act  # type: ignore[return-value]  # arrays only
     if spec.endswith(".zip") or Path(spec).is_file():
         return SB3Expert(load_sb3_model(spec))
     if ":" in spec:

@@ -1,0 +1,65 @@
+"""A private virtualenv with `imitation` 1.0.1, the baseline that `benchmarks/tabular.py` uses.
+
+`imitation` pins an old Gymnasium (0.29), so it cannot share protege's environment. The venv
+is built once, on first use, beside this file. torch is installed first from the exact
+version protege uses (a CPU wheel where one is offered locally): installing `imitation`
+straight away would let pip pull a CUDA build of torch, gigabytes we never use.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+VENV_DIR = Path(__file__).resolve().parent / ".venv-imitation"
+TORCH_PIN = "torch==2.13.0"
+IMITATION_PIN = "imitation==1.0.1"
+
+
+class ImitationUnavailable(RuntimeError):
+    """The `imitation` venv could not be created or `imitation` could not be installed."""
+
+
+def _python_in(venv_dir: Path) -> Path:
+    bin_dir = "Scripts" if sys.platform == "win32" else "bin"
+    exe = "python.exe" if sys.platform == "win32" else "python"
+    return venv_dir / bin_dir / exe
+
+
+def _imports_imitation(python: Path) -> bool:
+    probe = [str(python), "-c", "import imitation.algorithms.mce_irl"]
+    return subprocess.run(probe, capture_output=True).returncode == 0
+
+
+def _pip(python: Path, *args: str) -> None:
+    cmd = [str(python), "-m", "pip", "install", "--disable-pip-version-check", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise ImitationUnavailable(f"`{' '.join(cmd[3:])}` failed:\n{tail}")
+
+
+def imitation_python(venv_dir: Path = VENV_DIR, quiet: bool = False) -> Path:
+    """The python of a venv where `import imitation` works, creating that venv if missing.
+
+    Raises `ImitationUnavailable` with pip's last lines when the install fails (no network,
+    no wheel for this Python), so the caller can report it and go on without the baseline.
+    """
+    python = _python_in(venv_dir)
+    if python.exists() and _imports_imitation(python):
+        return python
+    if not quiet:
+        print(f"building {venv_dir} with {IMITATION_PIN} (once; a few minutes)...", flush=True)
+    if not python.exists():
+        venv.EnvBuilder(with_pip=True, clear=True).create(venv_dir)
+    _pip(python, TORCH_PIN)  # first, so that imitation's `torch` requirement is already met
+    _pip(python, IMITATION_PIN)
+    if not _imports_imitation(python):
+        raise ImitationUnavailable(f"{IMITATION_PIN} installed but `import imitation` fails")
+    return python
+
+
+if __name__ == "__main__":
+    print(imitation_python())

@@ -1,0 +1,184 @@
+"""Maximum entropy IRL with known dynamics: MaxEnt (2008) and maximum causal entropy (2010).
+
+Ziebart, Maas, Bagnell & Dey (2008), "Maximum Entropy Inverse Reinforcement Learning",
+AAAI; and Ziebart, Bagnell & Dey (2010), "Modeling Interaction via the Principle of Maximum
+Causal Entropy", ICML.
+
+The reward is linear in the state features, r_θ(s) = θ·φ(s). The expert is modelled as the
+soft-optimal policy for r_θ, and θ maximises the likelihood of the demonstrations, whose
+gradient is the difference of feature expectations
+
+    ∇_θ L = μ_E - μ_θ,    μ = Σ_s ρ(s) φ(s),
+
+with ρ the state visitation frequencies (occupancy measure). One iteration is the paper's
+loop: backward pass (soft value iteration for r_θ) → forward pass (occupancy of the soft
+policy) → gradient step. The two papers differ only in the backward pass: MCE IRL takes the
+expectation of the next state's soft value, MaxEnt the log-expectation of its exponential
+(they agree under deterministic dynamics). Both finite-horizon and discounted
+infinite-horizon MDPs are supported.
+
+    result = maxent_irl(mdp, expert_trajectories, MaxEntConfig(causal=True))
+    result.reward, result.policy, result.history[-1]["occupancy_l1"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from protege.envs.tabular import (
+    ExpertDemos,
+    SoftValueResult,
+    TabularMDP,
+    demo_occupancy,
+    feature_expectations,
+    soft_value_iteration,
+    state_occupancy,
+)
+from protege.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class MaxEntConfig:
+    """MaxEnt / MCE IRL settings.
+
+    causal: True for maximum causal entropy IRL (Ziebart 2010), False for MaxEnt IRL
+        (Ziebart et al. 2008). Default True.
+    optimizer: "adam" (default) or "gd" (plain gradient ascent with step `lr`).
+    lr: step size; 0.1 suits Adam on one-hot or unit-scale features.
+    max_iterations: gradient steps at most (default 1000).
+    tol: stop once the gap named by `gap` is at or below this (default 1e-4).
+    gap: "feature" (‖μ_E - μ_θ‖₂) or "occupancy" (‖ρ_E - ρ_θ‖₁) decides convergence;
+        both are recorded every iteration.
+    l2: weight of an L2 penalty ½·l2·‖θ‖² (a Gaussian prior on θ); default 0.
+    soft_vi_tol: error bound of each discounted soft value iteration (warm-started).
+    """
+
+    causal: bool = True
+    optimizer: Literal["adam", "gd"] = "adam"
+    lr: float = 0.1
+    max_iterations: int = 1000
+    tol: float = 1e-4
+    gap: Literal["feature", "occupancy"] = "feature"
+    l2: float = 0.0
+    soft_vi_tol: float = 1e-10
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adam", "gd"):
+            raise ConfigError(f"MaxEntConfig.optimizer is 'adam' or 'gd', not {self.optimizer!r}")
+        if self.gap not in ("feature", "occupancy"):
+            raise ConfigError(f"MaxEntConfig.gap is 'feature' or 'occupancy', not {self.gap!r}")
+        if self.lr <= 0 or self.max_iterations < 1 or self.tol < 0 or self.l2 < 0:
+            raise ConfigError(
+                "MaxEntConfig needs lr > 0, max_iterations >= 1, tol >= 0 and l2 >= 0"
+            )
+
+
+@dataclass
+class MaxEntResult:
+    """What MaxEnt / MCE IRL learned.
+
+    theta: (d,) reward weights; reward: (S,) r_θ = Φθ.
+    policy: the soft-optimal policy for `reward`, (S, A) or (T, S, A) with a finite horizon.
+    occupancy: (S,) its state occupancy; feature_expectations: (d,) μ_θ.
+    expert_occupancy: (S,) and expert_feature_expectations: (d,), from the demonstrations.
+    history: one dict per iteration: iteration, feature_gap, occupancy_l1, grad_norm.
+    converged: the gap reached `tol` before `max_iterations`.
+    """
+
+    theta: np.ndarray
+    reward: np.ndarray
+    policy: np.ndarray
+    occupancy: np.ndarray
+    feature_expectations: np.ndarray
+    expert_occupancy: np.ndarray
+    expert_feature_expectations: np.ndarray
+    history: list[dict[str, float]] = field(default_factory=list)
+    converged: bool = False
+
+
+class _Adam:
+    """Adam (Kingma & Ba 2015) for gradient *ascent* on a numpy parameter vector."""
+
+    def __init__(self, lr: float, beta1: float = 0.9, beta2: float = 0.999) -> None:
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, 1e-8
+        self.m: np.ndarray | None = None
+        self.v: np.ndarray | None = None
+        self.k = 0
+
+    def step(self, grad: np.ndarray) -> np.ndarray:
+        if self.m is None or self.v is None:
+            self.m, self.v = np.zeros_like(grad), np.zeros_like(grad)
+        self.k += 1
+        self.m = self.beta1 * self.m + (1 - self.beta1) * grad
+        self.v = self.beta2 * self.v + (1 - self.beta2) * grad**2
+        m_hat = self.m / (1 - self.beta1**self.k)
+        v_hat = self.v / (1 - self.beta2**self.k)
+        return self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+def maxent_irl(
+    mdp: TabularMDP,
+    demos: ExpertDemos,
+    cfg: MaxEntConfig = MaxEntConfig(),
+    theta0: np.ndarray | None = None,
+    on_iteration: Callable[[dict[str, float]], None] | None = None,
+) -> MaxEntResult:
+    """Fit r_θ = Φθ so that the soft-optimal policy matches the expert's feature expectations.
+
+    demos: expert trajectories (integer states and actions) or the expert's exact
+        occupancy measure (S,) or (S, A), e.g. from `optimal_occupancy(mdp, soft=True)`.
+    theta0: initial weights (d,), zeros by default.
+    on_iteration: called with each history record as it is made (logging, progress).
+    """
+    rho_E = demo_occupancy(mdp, demos)  # (S,) expert state visitation frequencies
+    mu_E = feature_expectations(mdp, rho_E)  # (d,) expert feature expectations
+    phi = mdp.features
+    theta = np.zeros(mdp.n_features) if theta0 is None else np.array(theta0, dtype=np.float64)
+    if theta.shape != (mdp.n_features,):
+        raise ConfigError(f"theta0 has shape {theta.shape}; expected ({mdp.n_features},)")
+    adam = _Adam(cfg.lr) if cfg.optimizer == "adam" else None
+    history: list[dict[str, float]] = []
+    V_warm: np.ndarray | None = None
+    soft: SoftValueResult | None = None
+    converged = False
+    for k in range(cfg.max_iterations):
+        reward = np.asarray(phi @ theta).ravel()  # r_θ(s) = θ·φ(s)
+        soft = soft_value_iteration(
+            mdp, reward, causal=cfg.causal, tol=cfg.soft_vi_tol, V0=V_warm, out=soft
+        )  # backward pass (overwrites the previous policy's memory)
+        V_warm = None if mdp.horizon is not None else soft.V
+        rho = state_occupancy(mdp, soft.policy)  # forward pass
+        mu = feature_expectations(mdp, rho)
+        grad = mu_E - mu - cfg.l2 * theta  # ∇_θ log-likelihood
+        record = {
+            "iteration": float(k),
+            "feature_gap": float(np.linalg.norm(mu_E - mu)),
+            "occupancy_l1": float(np.abs(rho_E - rho).sum()),
+            "grad_norm": float(np.linalg.norm(grad)),
+        }
+        history.append(record)
+        if on_iteration is not None:
+            on_iteration(record)
+        gap = record["feature_gap"] if cfg.gap == "feature" else record["occupancy_l1"]
+        if gap <= cfg.tol:
+            converged = True
+            break
+        if k == cfg.max_iterations - 1:
+            break  # keep θ consistent with the policy and occupancy just evaluated
+        theta = theta + (adam.step(grad) if adam is not None else cfg.lr * grad)
+    assert soft is not None  # max_iterations >= 1
+    return MaxEntResult(
+        theta=theta,
+        reward=reward,
+        policy=soft.policy,
+        occupancy=rho,
+        feature_expectations=mu,
+        expert_occupancy=rho_E,
+        expert_feature_expectations=mu_E,
+        history=history,
+        converged=converged,
+    )

@@ -1,0 +1,62 @@
+"""Abbeel & Ng's apprenticeship learning: max-margin and projection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from protege.algorithms.tabular.apprenticeship import (
+    ApprenticeshipConfig,
+    apprenticeship_learning,
+    closest_mixture,
+)
+from protege.envs.tabular import (
+    feature_expectations,
+    gridworld,
+    optimal_occupancy,
+    state_occupancy,
+    value_iteration,
+)
+
+
+@pytest.mark.parametrize("method", ["max_margin", "projection"])
+def test_apprenticeship_on_ng_russell_grid_ranks_goal_and_matches_mu(method):
+    mdp = gridworld(5, slip=0.3, goals=[(0, 4)], gamma=0.9)
+    eps = 1e-4
+    result = apprenticeship_learning(
+        mdp, optimal_occupancy(mdp), ApprenticeshipConfig(method=method, epsilon=eps)
+    )
+    assert result.converged and result.reward.argmax() == 4
+    mu_policy = feature_expectations(mdp, state_occupancy(mdp, result.policy))
+    assert np.linalg.norm(mu_policy - result.expert_feature_expectations) <= eps
+    assert result.mixture_weights.sum() == pytest.approx(1.0)
+    assert len(result.policies) == len(result.mixture_weights)
+    # the reward found makes the expert's own policy optimal
+    expert = value_iteration(mdp).policy.argmax(axis=1)
+    learned = value_iteration(mdp, result.reward).policy.argmax(axis=1)
+    assert (expert == learned).mean() >= 0.9
+
+
+@pytest.mark.parametrize("method", ["max_margin", "projection"])
+def test_apprenticeship_mixes_policies_to_match_a_stochastic_expert(method):
+    mdp = gridworld(5, slip=0.3, goals=[(0, 4)], penalties=[(2, 2)], gamma=0.9)
+    expert = optimal_occupancy(mdp, 5.0 * mdp.reward, soft=True)  # inside the polytope
+    eps = 1e-3
+    result = apprenticeship_learning(
+        mdp, expert, ApprenticeshipConfig(method=method, epsilon=eps, max_iterations=200)
+    )
+    assert result.converged and result.margin <= eps
+    assert (result.mixture_weights > 0).sum() > 1
+    gaps = [h["feature_gap"] for h in result.history]
+    assert gaps[-1] <= eps < gaps[0]
+    mu_policy = feature_expectations(mdp, state_occupancy(mdp, result.policy))
+    assert np.linalg.norm(mu_policy - result.expert_feature_expectations) <= eps
+
+
+def test_closest_mixture_solves_the_simplex_qp():
+    mus = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(
+        closest_mixture(np.array([1.0, 1.0]), mus), [0, 0.5, 0.5], atol=1e-12
+    )
+    inside = closest_mixture(np.array([0.2, 0.3]), mus)
+    np.testing.assert_allclose(inside @ mus, [0.2, 0.3], atol=1e-12)
