@@ -56,3 +56,11 @@ def test_trajectory_rejects_inconsistent_lengths() -> None:
         Trajectory(obs=np.zeros((3, 2)), acts=np.zeros(3))
     with pytest.raises(ValueError, match="either terminated or truncated"):
         Trajectory(obs=np.zeros((2, 2)), acts=np.zeros(1), terminated=True, truncated=True)
+
+
+def test_step_budget_is_exact_and_cuts_running_episodes() -> None:
+    falls = rollout("CartPole-v1", lambda o: np.zeros(len(o), np.int64), 10**6, max_steps=100)
+    assert sum(len(t) for t in falls) == 100
+    assert falls[0].terminated and falls[-1].truncated
+    steady = rollout("CartPole-v1", balance, 10**6, seed=0, max_steps=1234, n_envs=4)
+    assert sum(len(t) for t in steady) == 1234 and all(t.truncated for t in steady)

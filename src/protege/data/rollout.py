@@ -48,10 +48,13 @@ def rollout(
     n_envs: int = 8,
     env_kwargs: dict[str, Any] | None = None,
     on_episode: Callable[[int, Trajectory], None] | None = None,
+    max_steps: int | None = None,
 ) -> list[Trajectory]:
     """Run `policy` for `n_episodes` episodes and return them in episode order.
 
     env: a Gymnasium id or a zero-argument env builder.
+    max_steps: stop once this many steps were taken in all (e.g. a budget of expert
+        labels); episodes still running are returned cut, marked truncated.
     on_episode: called with (episode index, trajectory) as each one finishes, e.g. to save
         it at once or to advance a progress bar; completion order may differ from index order.
     """
@@ -61,7 +64,7 @@ def rollout(
     n = min(n_envs, n_episodes)
     venv = SyncVectorEnv([factory] * n, autoreset_mode=AutoresetMode.DISABLED)
     try:
-        return _run(venv, policy, n_episodes, seed, on_episode)
+        return _run(venv, policy, n_episodes, seed, on_episode, max_steps)
     finally:
         venv.close()
 
@@ -72,6 +75,7 @@ def _run(
     n_episodes: int,
     seed: int,
     on_episode: Callable[[int, Trajectory], None] | None,
+    max_steps: int | None = None,
 ) -> list[Trajectory]:
     n = venv.num_envs
     episode_of = np.arange(n)  # which episode each sub-env is running; -1 when idle
@@ -81,7 +85,10 @@ def _run(
         {"obs": [obs_index(obs, i)], "acts": [], "rews": []} for i in range(n)
     ]
     done: dict[int, Trajectory] = {}
+    steps = 0
     while len(done) < n_episodes:
+        if max_steps is not None and steps >= max_steps:
+            return _cut(buffers, episode_of, done)
         acts = np.asarray(policy(obs))
         obs, rews, terminated, truncated, _ = venv.step(acts)
         finished = np.zeros(n, dtype=bool)
@@ -89,18 +96,15 @@ def _run(
             if episode_of[i] < 0:  # idle sub-env: reset it when it ends, keep no data
                 finished[i] = bool(terminated[i] or truncated[i])
                 continue
+            if max_steps is not None and steps >= max_steps:
+                continue  # budget spent mid-step: this sub-env's step is not recorded
             buf = buffers[i]
+            steps += 1
             buf["acts"].append(acts[i])
             buf["rews"].append(rews[i])
             buf["obs"].append(obs_index(obs, i))
             if terminated[i] or truncated[i]:
-                traj = Trajectory(
-                    obs=obs_stack(buf["obs"]),
-                    acts=np.stack(buf["acts"]),
-                    rews=np.asarray(buf["rews"], dtype=np.float64),
-                    terminated=bool(terminated[i]),
-                    truncated=bool(truncated[i]) and not bool(terminated[i]),
-                )
+                traj = _trajectory(buf, bool(terminated[i]))
                 done[int(episode_of[i])] = traj
                 if on_episode is not None:
                     on_episode(int(episode_of[i]), traj)
@@ -120,3 +124,23 @@ def _run(
         for j in map(int, np.flatnonzero(finished)):
             buffers[j] = {"obs": [obs_index(obs, j)], "acts": [], "rews": []}
     return [done[i] for i in range(n_episodes)]
+
+
+def _trajectory(buf: dict[str, list[Any]], terminated: bool) -> Trajectory:
+    return Trajectory(
+        obs=obs_stack(buf["obs"]),
+        acts=np.stack(buf["acts"]),
+        rews=np.asarray(buf["rews"], dtype=np.float64),
+        terminated=terminated,
+        truncated=not terminated,
+    )
+
+
+def _cut(
+    buffers: list[dict[str, list[Any]]], episode_of: np.ndarray, done: dict[int, Trajectory]
+) -> list[Trajectory]:
+    """Finished episodes plus the running ones cut short (truncated), in episode order."""
+    for i, episode in enumerate(episode_of):
+        if episode >= 0 and buffers[i]["acts"]:
+            done[int(episode)] = _trajectory(buffers[i], terminated=False)
+    return [done[i] for i in sorted(done)]
