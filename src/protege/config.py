@@ -17,13 +17,19 @@ _FALSE = {"0", "false", "no", "off"}
 
 
 def _coerce(key: str, raw: str, tp: Any) -> Any:
-    """Parse `raw` as type `tp` (bool, int, float, str, tuple[X, ...], X | None)."""
+    """Parse `raw` as type `tp` (bool, int, float, str, Literal, tuple[X, ...], X | None)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if raw.lower() in ("none", "null"):
             return None
         return _coerce(key, raw, args[0])
+    if origin is typing.Literal:
+        choices = typing.get_args(tp)
+        for choice in choices:
+            if str(choice) == raw:
+                return choice
+        raise ConfigError(f"--set {key}={raw}: choose one of {', '.join(str(c) for c in choices)}")
     if origin is tuple:
         (item_tp, *_) = typing.get_args(tp)
         parts = [p for p in raw.replace("(", "").replace(")", "").split(",") if p.strip()]

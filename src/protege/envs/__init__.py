@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +27,26 @@ class Spaces:
         return cls(env.observation_space, env.action_space)
 
 
+TABULAR_KINDS = ("gridworld", "objectworld", "garnet")
+"""Spec prefixes of the built-in tabular MDPs: "gridworld:10", "objectworld:8", "garnet:100"."""
+
+
+def is_tabular_spec(env_id: str) -> bool:
+    """True for a built-in tabular spec such as "gridworld:10" (not a Gymnasium id)."""
+    kind, sep, _ = env_id.partition(":")
+    return bool(sep) and kind.lower() in TABULAR_KINDS
+
+
 def make_env(env_id: str, **kwargs: Any) -> gym.Env:
-    """`gym.make(env_id)` with a one-line error that suggests close ids when it is unknown."""
+    """`gym.make(env_id)` with a one-line error that suggests close ids when it is unknown.
+
+    A built-in tabular spec ("gridworld:10", "objectworld:10", "garnet:100:4:3") gives a
+    `protege.envs.tabular.TabularEnv` sampling `make_tabular(env_id)`; `max_episode_steps`
+    goes to the wrapper and other kwargs to the builder. Toy-text ids (FrozenLake-v1...)
+    stay real Gymnasium envs.
+    """
+    if is_tabular_spec(env_id):
+        return _tabular_env(env_id, **kwargs)
     try:
         return gym.make(env_id, **kwargs)
     except gym.error.Error as exc:
@@ -40,6 +59,24 @@ def make_env(env_id: str, **kwargs: Any) -> gym.Env:
             f"environment '{env_id}' needs a package that is not installed ({exc}); "
             "install the Gymnasium extra it names"
         ) from None
+
+
+def _tabular_env(spec: str, max_episode_steps: int | None = None, **kwargs: Any) -> gym.Env:
+    from protege.envs.tabular import TabularEnv, make_tabular
+
+    mdp = _cached_tabular(spec) if not kwargs else make_tabular(spec, **kwargs)
+    return TabularEnv(mdp, max_episode_steps=max_episode_steps)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_tabular(spec: str) -> Any:
+    """Built once per spec: rollouts build an env per sub-env, and a big grid takes a second.
+
+    Sharing is safe: a `TabularMDP` is frozen and `TabularEnv` only reads it.
+    """
+    from protege.envs.tabular import make_tabular
+
+    return make_tabular(spec)
 
 
 def env_factory(env_id: str, **kwargs: Any) -> EnvFactory:

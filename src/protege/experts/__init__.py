@@ -1,7 +1,8 @@
 """Experts: anything that maps observations to actions.
 
 `load_expert(spec, env_id)` turns what a user types into a batched policy:
-`scripted` (the built-in controller for the env), a Stable-Baselines3 model file
+`scripted` (the built-in controller for the env), `optimal` (the optimal policy of a
+tabular env, see `optimal_expert`), a Stable-Baselines3 model file
 (`expert.zip`), or a `module:function` callable taking one observation.
 """
 
@@ -87,16 +88,39 @@ def load_callable(spec: str) -> Callable[[Any], Any]:
     return fn
 
 
+def optimal_expert(env_id: str) -> Policy:
+    """The optimal policy of an env whose dynamics are known, as a batched policy.
+
+    For a tabular spec ("gridworld:10", "objectworld:10", "garnet:...") or a toy-text id
+    (FrozenLake-v1, CliffWalking-v1, Taxi-v4): value iteration on `make_tabular(env_id)`
+    (its discount: 0.9 for the builders, 0.99 for toy-text), acting deterministically by
+    the argmax of Q* (ties to the lowest action). It maximises the discounted return, which
+    is what the tabular IRL algorithms model the expert as doing.
+    """
+    from protege.envs.tabular import TabularPolicy, make_tabular, optimal_policy
+    from protege.errors import EnvError
+
+    try:
+        mdp = make_tabular(env_id)
+    except EnvError as exc:
+        raise ExpertError(f"expert 'optimal' needs an env with known dynamics: {exc}") from None
+    return TabularPolicy(optimal_policy(mdp), deterministic=True)
+
+
 def load_expert(spec: str, env_id: str) -> Policy:
-    """Resolve an expert spec: 'scripted', a path to an SB3 .zip, or 'module:function'."""
+    """Resolve an expert spec: 'scripted', 'optimal' (tabular envs), a path to an SB3 .zip,
+    or 'module:function'."""
     if spec == "scripted":
         from protege.experts.scripted import scripted_expert
 
         return scripted_expert(env_id).act  # type: ignore[return-value]  # arrays only
+    if spec == "optimal":
+        return optimal_expert(env_id)
     if spec.endswith(".zip") or Path(spec).is_file():
         return SB3Expert(load_sb3_model(spec))
     if ":" in spec:
         return CallableExpert(load_callable(spec), name=spec)
     raise ExpertError(
-        f"expert '{spec}' is not 'scripted', an existing SB3 model file, or 'module:function'"
+        f"expert '{spec}' is not 'scripted', 'optimal', an existing SB3 model file, or "
+        "'module:function'"
     )

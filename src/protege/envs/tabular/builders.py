@@ -295,6 +295,9 @@ def from_toy_text(
     any env with the same `P[s][a] = [(prob, next_state, reward, terminated), ...]` table.
     Reward is the expected reward of (s, a), (S, A). A state entered by a terminating
     transition is terminal: it becomes absorbing with reward 0, as the episode ends there.
+    `meta["arrival_reward"]` (S,) is the mean reward of entering each state (NaN if never
+    entered), the state reward that learned state rewards are compared with; `meta["shape"]`
+    is the grid (rows, cols) where the states are grid cells (FrozenLake, CliffWalking).
     make_kwargs go to `gymnasium.make` when `env` is an id (e.g. is_slippery=False).
     """
     if isinstance(env, str):
@@ -356,6 +359,16 @@ def from_toy_text(
         )
     if isinstance(env, str):
         built.close()
+    meta: dict[str, Any] = {"kind": "toy_text", "env_id": env_id, "make_kwargs": dict(make_kwargs)}
+    # The reward of entering each state, averaged over the transitions into it from
+    # non-terminal states (NaN for states never entered): the state reward to compare a
+    # learned one with, since Σ_t γ^t R(s_t+1) ranks behaviour as Σ_t γ^t R(s_t) does.
+    into = np.bincount(nxt[keep], weights=prob[keep], minlength=S)
+    gained = np.bincount(nxt[keep], weights=(prob * rew.astype(np.float64))[keep], minlength=S)
+    meta["arrival_reward"] = np.divide(gained, into, out=np.full(S, np.nan), where=into > 0)
+    grid = _toy_text_grid(u, S)
+    if grid is not None:
+        meta["shape"] = grid
     return TabularMDP(
         P=P,
         reward=reward,
@@ -364,8 +377,18 @@ def from_toy_text(
         gamma=gamma,
         horizon=horizon,
         terminal=terminal,
-        meta={"kind": "toy_text", "env_id": env_id, "make_kwargs": dict(make_kwargs)},
+        meta=meta,
     )
+
+
+def _toy_text_grid(u: Any, n_states: int) -> Cell | None:
+    """(rows, cols) when the states are the cells of a grid (FrozenLake, CliffWalking)."""
+    shape = getattr(u, "shape", None)
+    if shape is None and hasattr(u, "nrow") and hasattr(u, "ncol"):
+        shape = (u.nrow, u.ncol)
+    if shape is None or len(shape) != 2 or int(shape[0]) * int(shape[1]) != n_states:
+        return None  # e.g. Taxi: 500 states are position x passenger x destination
+    return int(shape[0]), int(shape[1])
 
 
 def _reachable(P: sp.csr_matrix, start: np.ndarray, n_actions: int) -> np.ndarray:

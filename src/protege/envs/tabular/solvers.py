@@ -14,10 +14,18 @@ Conventions (the ones the IRL algorithms rely on):
 - Discounted infinite horizon: stationary policies (S, A); occupancy measures are
   normalised, ρ(s, a) = (1 - γ) Σ_t γ^t Pr(s_t = s, a_t = a), and sum to 1.
 - A reward is (S,) (earned in the state an action is taken in) or (S, A).
+
+From `PARALLEL_MIN_STATES` states on, each time step of the finite-horizon passes runs on
+ranges of states (backward) or of actions (forward) in threads: scipy's sparse products and
+numpy's ufuncs release the GIL, and each thread's result is computed exactly as one thread
+would, so the numbers do not depend on the thread count (up to the order of one sum).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,16 +121,168 @@ def _row_of_nonzeros(mdp: TabularMDP) -> np.ndarray:
     return np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
 
 
-def _soft_max_over_actions(Q: np.ndarray) -> np.ndarray:
-    """V = log Σ_a exp Q(a, s); overwrites Q (A, S) with π(a|s) = exp(Q - V). Returns V."""
-    m = Q.max(axis=0)
-    np.subtract(Q, m, out=Q)
-    np.exp(Q, out=Q)
-    z = Q.sum(axis=0)
-    np.divide(Q, z, out=Q)
-    np.log(z, out=z)
-    z += m
-    return z
+SOFT_BLOCK_STATES = 1 << 15
+"""States per block of the soft Bellman update: A·32768 floats stay in cache across its
+passes (add, max, exp, sum, divide), instead of streaming the whole (A, S) array each time."""
+
+
+def _soft_bellman(dest: np.ndarray, nxt: np.ndarray | None, r: np.ndarray, V: np.ndarray) -> None:
+    """Q = r + nxt (or r alone when `nxt` is None), all (A, S) or broadcastable to it;
+    writes π(a|s) = exp(Q - V) into `dest` (A, S) and V = log Σ_a exp Q into `V` (S,)."""
+    S = dest.shape[1]
+    if S <= SOFT_BLOCK_STATES:  # one block: skip the slicing (small MDPs iterate a lot)
+        if nxt is None:
+            dest[...] = r
+        else:
+            np.add(nxt, r, out=dest)
+        _soft_max_block(dest, V)
+        return
+    for lo in range(0, S, SOFT_BLOCK_STATES):
+        cols = slice(lo, lo + SOFT_BLOCK_STATES)
+        q = dest[:, cols]
+        if nxt is None:
+            q[...] = r[:, cols]
+        else:
+            np.add(nxt[:, cols], r[:, cols], out=q)
+        _soft_max_block(q, V[cols])
+
+
+PARALLEL_MIN_STATES = 100_000
+"""From this many states on, the finite-horizon passes use up to `MAX_THREADS` threads."""
+
+MAX_THREADS = 8
+"""Threads at most (also bounded by the CPUs this process may run on)."""
+
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def _n_threads(n_states: int) -> int:
+    if n_states < PARALLEL_MIN_STATES:
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_THREADS, cpus or 1))
+
+
+def _run(work: Callable[[int], None], n: int) -> None:
+    """work(0), ..., work(n - 1), in threads when n > 1; the first exception is raised."""
+    global _pool, _pool_size
+    if n == 1:
+        work(0)
+        return
+    if _pool is None or _pool_size < n:  # one shared pool, grown when more threads are asked
+        _pool_size = max(n, MAX_THREADS)
+        _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="protege")
+    list(_pool.map(work, range(n)))
+
+
+def _ranges(n: int, k: int) -> list[tuple[int, int]]:
+    """k contiguous ranges covering 0..n-1, of near-equal length."""
+    bounds = np.linspace(0, n, k + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _row_block(M: sp.csr_matrix, lo: int, hi: int) -> sp.csr_matrix:
+    """Rows lo..hi-1 of `M` as a CSR matrix sharing its memory (slicing would copy)."""
+    i0, i1 = int(M.indptr[lo]), int(M.indptr[hi])
+    block = sp.csr_matrix((hi - lo, M.shape[1]), dtype=M.dtype)
+    block.data, block.indices = M.data[i0:i1], M.indices[i0:i1]
+    block.indptr = M.indptr[lo : hi + 1] - M.indptr[lo]
+    return block
+
+
+def _soft_max_in_place(q: np.ndarray, V: np.ndarray) -> None:
+    """q (A, n) ← exp(q - V) and V (n,) ← log Σ_a exp q, block by block."""
+    for lo in range(0, q.shape[1], SOFT_BLOCK_STATES):
+        _soft_max_block(q[:, lo : lo + SOFT_BLOCK_STATES], V[lo : lo + SOFT_BLOCK_STATES])
+
+
+def _soft_max_block(q: np.ndarray, v: np.ndarray) -> None:
+    m = q.max(axis=0)
+    q -= m
+    np.exp(q, out=q)
+    z = q.sum(axis=0)
+    q /= z
+    np.log(z, out=v)
+    v += m
+
+
+class _ParallelSoftBackup:
+    """The causal soft Bellman update on ranges of states, one per thread, for large MDPs.
+
+    Thread k owns states lo..hi-1: for every action a it multiplies the rows a·S + lo ..
+    a·S + hi - 1 of the action-major P (shared, not copied) with V, adds r, and takes the
+    soft max over actions, so each state's numbers are those of the serial update.
+    """
+
+    def __init__(self, mdp: TabularMDP, r: np.ndarray, threads: int) -> None:
+        S, A = mdp.n_states, mdp.n_actions
+        P = mdp.P_action_major
+        self.r, self.ranges = r, _ranges(S, threads)
+        self.blocks = [[_row_block(P, a * S + lo, a * S + hi) for a in range(A)]
+                       for lo, hi in self.ranges]  # fmt: skip
+
+    def __call__(self, dest: np.ndarray, V_next: np.ndarray | None, V: np.ndarray) -> None:
+        """dest (A, S) ← π, V (S,) ← soft values, for Q = r + E[V_next(s')] (or r)."""
+        r = self.r
+
+        def work(k: int) -> None:
+            lo, hi = self.ranges[k]
+            for a, block in enumerate(self.blocks[k]):
+                r_a = r[a if r.shape[0] > 1 else 0, lo:hi]
+                if V_next is None:
+                    dest[a, lo:hi] = r_a
+                else:
+                    np.add(block @ V_next, r_a, out=dest[a, lo:hi])
+            _soft_max_in_place(dest[:, lo:hi], V[lo:hi])
+
+        _run(work, len(self.ranges))
+
+
+class _Forward:
+    """One step of the forward pass, d' = Pᵀ (π ⊙ d), optionally accumulating π ⊙ d.
+
+    Large MDPs split the actions among threads: thread k forms x_a = π_a ⊙ d for its
+    actions and pushes them through the matching rows of the action-major P (shared, not
+    copied) into its own partial d'; the partials are then summed.
+    """
+
+    def __init__(self, mdp: TabularMDP) -> None:
+        S, A = mdp.n_states, mdp.n_actions
+        self.P = mdp.P_action_major
+        threads = min(_n_threads(S), A)
+        self.ranges = _ranges(A, threads)
+        self.blocks = [_row_block(self.P, a0 * S, a1 * S) for a0, a1 in self.ranges]
+        self.x = np.empty((A, S))
+
+    def __call__(
+        self, pi: np.ndarray, d: np.ndarray, push: bool, rho: np.ndarray | None, weight: float
+    ) -> np.ndarray | None:
+        """x = π ⊙ d; rho += weight·x when given; returns Pᵀx when `push`, else None."""
+        x = self.x
+        if len(self.ranges) == 1:
+            np.multiply(pi, d, out=x)
+            if rho is not None:
+                rho += weight * x
+            return self.P.T @ x.ravel() if push else None
+        partial: list[np.ndarray | None] = [None] * len(self.ranges)
+
+        def work(k: int) -> None:
+            a0, a1 = self.ranges[k]
+            np.multiply(pi[a0:a1], d, out=x[a0:a1])
+            if rho is not None:
+                rho[a0:a1] += weight * x[a0:a1]
+            if push:
+                partial[k] = self.blocks[k].T @ x[a0:a1].ravel()
+
+        _run(work, len(self.ranges))
+        if not push:
+            return None
+        total = partial[0]
+        assert total is not None
+        for part in partial[1:]:
+            total += part
+        return total
 
 
 def _solve_discounted(M: sp.spmatrix, b: np.ndarray, gamma: float) -> np.ndarray:
@@ -188,26 +348,26 @@ def soft_value_iteration(
     S, A, gamma = mdp.n_states, mdp.n_actions, mdp.gamma
     row_of = np.empty(0, dtype=np.int64) if causal else _row_of_nonzeros(mdp)
 
-    def backup(V: np.ndarray, dest: np.ndarray) -> None:
-        """dest ← r + γ E[V(s')] (causal) or r + log E[exp γV(s')] (MaxEnt 2008)."""
+    def expected_next(V: np.ndarray) -> np.ndarray:
+        """γ E[V(s')] (causal; γ scales V, S numbers, not the A·S result) or
+        log E[exp γV(s')] (MaxEnt 2008), (A, S)."""
         if causal:
-            nxt = _expected_next(mdp, V)
-            if gamma != 1.0:
-                nxt *= gamma
-        else:
-            nxt = _log_expected_exp_next(mdp, gamma * V, row_of)
-        np.add(nxt, r, out=dest)
+            return _expected_next(mdp, V if gamma == 1.0 else gamma * V)
+        return _log_expected_exp_next(mdp, gamma * V, row_of)
 
     T = mdp.horizon
     policy = _reusable(out, (A, S) if T is None else (T, A, S))
     if T is not None:
         V = _reusable(out, (T, S), values=True)
+        threads = _n_threads(S)
+        parallel = _ParallelSoftBackup(mdp, r, threads) if causal and threads > 1 else None
         for t in reversed(range(T)):
-            if t == T - 1:
-                policy[t] = r
-            else:
-                backup(V[t + 1], policy[t])
-            V[t] = _soft_max_over_actions(policy[t])
+            if parallel is not None:
+                V_next = None if t == T - 1 else V[t + 1] if gamma == 1.0 else gamma * V[t + 1]
+                parallel(policy[t], V_next, V[t])
+                continue
+            nxt = None if t == T - 1 else expected_next(V[t + 1])
+            _soft_bellman(policy[t], nxt, r, V[t])
         return SoftValueResult(V=V, policy=policy.transpose(0, 2, 1), iterations=T)
 
     V = np.zeros(S) if V0 is None else np.array(V0, dtype=np.float64)
@@ -215,8 +375,8 @@ def soft_value_iteration(
     converged = False
     it = 0
     for it in range(1, max_iterations + 1):  # noqa: B007 - `it` is reported
-        backup(V, policy)
-        V_new = _soft_max_over_actions(policy)
+        V_new = np.empty(S)
+        _soft_bellman(policy, expected_next(V), r, V_new)
         delta = _sup(V_new - V)
         V = V_new
         if bound * delta <= tol:
@@ -324,13 +484,12 @@ def state_action_occupancy(mdp: TabularMDP, policy: np.ndarray) -> np.ndarray:
     if mdp.horizon is None:
         return (pi * _discounted_state_occupancy(mdp, pi)).T
     rho = np.zeros((mdp.n_actions, mdp.n_states))
-    x = np.empty_like(rho)
-    d = mdp.initial
+    forward = _Forward(mdp)
+    d: np.ndarray | None = mdp.initial
     for t in range(mdp.horizon):
-        np.multiply(pi[t] if pi.ndim == 3 else pi, d, out=x)
-        rho += mdp.gamma**t * x
-        if t < mdp.horizon - 1:
-            d = mdp.P_action_major.T @ x.ravel()
+        assert d is not None
+        pi_t = pi[t] if pi.ndim == 3 else pi
+        d = forward(pi_t, d, t < mdp.horizon - 1, rho, mdp.gamma**t)
     return rho.T
 
 
@@ -343,13 +502,14 @@ def state_occupancy(mdp: TabularMDP, policy: np.ndarray) -> np.ndarray:
     if mdp.horizon is None:
         return _discounted_state_occupancy(mdp, pi)
     rho = np.zeros(mdp.n_states)
-    x = np.empty((mdp.n_actions, mdp.n_states))
-    d = mdp.initial
-    for t in range(mdp.horizon):
+    forward = _Forward(mdp)
+    d: np.ndarray | None = mdp.initial
+    for t in range(mdp.horizon - 1):
+        assert d is not None
         rho += mdp.gamma**t * d
-        if t < mdp.horizon - 1:
-            np.multiply(pi[t] if pi.ndim == 3 else pi, d, out=x)
-            d = mdp.P_action_major.T @ x.ravel()
+        d = forward(pi[t] if pi.ndim == 3 else pi, d, True, None, 0.0)
+    assert d is not None
+    rho += mdp.gamma ** (mdp.horizon - 1) * d
     return rho
 
 
