@@ -1,0 +1,288 @@
+"""`protege`: the command line over demonstrations, training and comparison with the expert.
+
+Only this package reads flags. A user error (`ProtegeError`) prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from protege.cli.record import register as register_record
+from protege.cli.tabular import register as register_tabular
+from protege.errors import ExpertError, ProtegeError
+
+app = typer.Typer(
+    name="protege",
+    help="Imitation learning: record an expert, learn from it, and measure the learner against it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+train_app = typer.Typer(
+    help="Train a policy from demonstrations into a run directory.", no_args_is_help=True
+)
+expert_app = typer.Typer(help="Make experts where no built-in one exists.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(expert_app, name="expert")
+register_tabular(train_app)
+register_record(app)
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def episode_progress(description: str, total: int) -> Progress:
+    """A Rich progress bar counting episodes."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("episodes"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def metrics_table(metrics: dict[str, Any], title: str) -> Table:
+    """The learner-vs-expert comparison as a table a person reads at a glance."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("policy")
+    table.add_column("return (mean ± std)", justify="right")
+    table.add_column("normalised score", justify="right")
+    rows = [
+        ("learner", metrics["return_mean"], metrics["return_std"], metrics["normalized_score"]),
+        ("expert", metrics["expert_return_mean"], metrics["expert_return_std"], 1.0),
+        ("random", metrics["random_return_mean"], metrics["random_return_std"], 0.0),
+    ]
+    for name, mean, std, score in rows:
+        table.add_row(name, f"{mean:.1f} ± {std:.1f}", f"{score:.3f}")
+    agreement = metrics.get("action_agreement")
+    if agreement is not None:
+        table.caption = (
+            f"action agreement on expert states {agreement:.1%} · {metrics['episodes']} episodes"
+            f" on the same seeds · expert: {metrics.get('expert_source')}"
+        )
+    return table
+
+
+@app.command("experts")
+def experts_cmd() -> None:
+    """List the built-in scripted experts and their measured returns."""
+    from protege.experts.scripted import SCRIPTED_EXPERTS
+
+    table = Table(title="Built-in scripted experts (mean return over 100 seeded episodes)")
+    table.add_column("env")
+    table.add_column("return", justify="right")
+    table.add_column("tested ≥", justify="right")
+    table.add_column("controller")
+    for env_id, e in SCRIPTED_EXPERTS.items():
+        table.add_row(env_id, f"{e.reference_return:.1f}", f"{e.min_return:.0f}", e.description)
+    console.print(table)
+
+
+@app.command("collect")
+def collect_cmd(
+    env: str = typer.Argument(..., help="Gymnasium id, e.g. CartPole-v1, or gridworld:N etc."),
+    out: Path = typer.Option(
+        ..., "--out", help="Where to write: *.npz, else a Minari dataset dir."
+    ),
+    expert: str = typer.Option(
+        "scripted",
+        help="scripted | optimal (tabular envs: gridworld:N, FrozenLake-v1...) | PATH to an "
+        "SB3 .zip | module:function.",
+    ),
+    episodes: int = typer.Option(10, min=1, help="Episodes to record."),
+    seed: int = typer.Option(0, help="Episode i starts from reset(seed=seed+i)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing dataset at --out."),
+) -> None:
+    """Record an expert's demonstrations."""
+    from protege.jobs import collect
+
+    with episode_progress("collect", episodes) as progress:
+        task = progress.add_task(f"collect {env}", total=episodes)
+        trajs = collect(env, expert, episodes, out, seed, overwrite,
+                        on_episode=lambda i, t: progress.advance(task))  # fmt: skip
+    returns = [t.episode_return for t in trajs]
+    steps = sum(len(t) for t in trajs)
+    console.print(
+        f"wrote {len(trajs)} episodes ({steps} steps) to {out}; "
+        f"return {sum(returns) / len(returns):.1f} (min {min(returns):.1f}, max {max(returns):.1f})"
+    )
+
+
+@train_app.command("bc")
+def train_bc_cmd(
+    env: str = typer.Option(..., help="Gymnasium id the demonstrations were recorded on."),
+    demos: str = typer.Option(..., help="*.npz, a Minari dataset dir, or a local Minari id."),
+    out: Path = typer.Option(..., help="Run directory to create."),
+    seed: int = typer.Option(0, help="Seeds initialisation, data split and minibatches."),
+    expert: str | None = typer.Option(
+        None, help="Expert to compare with (default: built-in, else the demos' returns)."
+    ),
+    set_: list[str] = typer.Option([], "--set", help="Override a BCConfig field: key=value."),
+    eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
+    overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
+) -> None:
+    """Behavioral cloning: fit the expert's state-to-action map."""
+    from protege.algorithms.bc import BCConfig
+    from protege.callbacks import RichProgress
+    from protege.config import apply_overrides
+    from protege.jobs import train_bc_run
+
+    cfg = apply_overrides(BCConfig(seed=seed), set_)
+    metrics = train_bc_run(
+        env, demos, out, cfg, expert, eval_episodes, overwrite, [RichProgress("bc")]
+    )
+    console.print(metrics_table(metrics, f"BC on {env} vs the expert"))
+    console.print(f"run written to {out}")
+
+
+@train_app.command("dagger")
+def train_dagger_cmd(
+    env: str = typer.Option(..., help="Gymnasium id."),
+    out: Path = typer.Option(..., help="Run directory to create (or resume)."),
+    expert: str = typer.Option(
+        "scripted", help="scripted | PATH to an SB3 .zip | module:function."
+    ),
+    rounds: int = typer.Option(5, min=1, help="DAgger rounds (round 0 is pure expert)."),
+    labels_per_round: int = typer.Option(2000, min=1, help="Expert labels gathered per round."),
+    seed: int = typer.Option(0),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override a DAggerConfig field: key=value, bc.key=value for the inner BC."
+    ),  # fmt: skip
+    eval_episodes: int = typer.Option(10, min=1, help="Evaluation episodes after each round."),
+    overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run from its saved rounds."),
+) -> None:
+    """DAgger: query the expert on the learner's own states, aggregate, re-fit by BC."""
+    from protege.algorithms.dagger import DAggerConfig
+    from protege.callbacks import RichProgress
+    from protege.config import apply_overrides
+    from protege.jobs import train_dagger_run
+
+    base = DAggerConfig(rounds=rounds, labels_per_round=labels_per_round, seed=seed)
+    cfg = apply_overrides(base, set_)
+    progress = RichProgress("dagger", show="normalized_score")
+    metrics = train_dagger_run(env, expert, out, cfg, eval_episodes, overwrite, resume, [progress])
+    console.print(rounds_table(metrics["rounds"], f"DAgger on {env}: score per round"))
+    console.print(metrics_table(metrics, f"DAgger on {env} vs the expert"))
+    console.print(f"run written to {out} (progress.png plots the rounds)")
+
+
+def rounds_table(rounds: list[dict[str, float]], title: str) -> Table:
+    """DAgger's rounds: β, expert labels so far, learner return and normalised score."""
+    table = Table(title=title, title_justify="left")
+    for name in ("round", "β", "expert labels", "return", "normalised score"):
+        table.add_column(name, justify="right")
+    for r in rounds:
+        table.add_row(
+            f"{int(r['round'])}", f"{r['beta']:.3f}", f"{int(r['labels'])}",
+            f"{r.get('return_mean', float('nan')):.1f}",
+            f"{r.get('normalized_score', float('nan')):.3f}",
+        )  # fmt: skip
+    return table
+
+
+@app.command("eval")
+def eval_cmd(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `protege train`."),
+    episodes: int | None = typer.Option(None, min=1, help="Evaluation episodes (default: run's)."),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
+) -> None:
+    """Measure a trained policy against the expert and a random policy; writes metrics.json."""
+    from protege.jobs import evaluate_run
+    from protege.runs import read_config
+
+    env = read_config(run_dir)["env"]
+    metrics = evaluate_run(run_dir, episodes)
+    if as_json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        if metrics.get("rounds"):
+            console.print(rounds_table(metrics["rounds"], f"{run_dir}: score per DAgger round"))
+        console.print(metrics_table(metrics, f"{run_dir} on {env} vs the expert"))
+
+
+@app.command("quickstart")
+def quickstart_cmd(
+    out: Path | None = typer.Option(None, help="Directory for the demos and run (default: temp)."),
+    env: str = typer.Option("CartPole-v1", help="An env with a built-in scripted expert."),
+    episodes: int = typer.Option(10, help="Expert episodes to learn from."),
+) -> None:
+    """The whole journey on a built-in default: expert → demonstrations → BC → comparison."""
+    from protege.algorithms.bc import BCConfig
+    from protege.callbacks import RichProgress
+    from protege.jobs import collect, train_bc_run
+
+    start = time.perf_counter()
+    base = out if out is not None else Path(tempfile.mkdtemp(prefix="protege-quickstart-"))
+    base.mkdir(parents=True, exist_ok=True)
+    demos = base / "demos.npz"
+    console.rule(f"[bold]protege quickstart · {env}")
+    console.print(f"1. recording {episodes} episodes of the built-in scripted expert → {demos}")
+    trajs = collect(env, "scripted", episodes, demos, seed=0, overwrite=True)
+    console.print(f"   {sum(len(t) for t in trajs)} expert steps")
+    console.print("2. behavioral cloning")
+    metrics = train_bc_run(
+        env, demos, base / "bc", BCConfig(), None, 20, True, [RichProgress("bc", "val_loss")]
+    )
+    console.print("3. comparison with the expert on 20 new seeded episodes")
+    console.print(metrics_table(metrics, f"BC on {env} vs the expert"))
+    console.print(
+        f"done in {time.perf_counter() - start:.1f} s · run directory {base / 'bc'} "
+        f"(config.json, policy.pt, progress.csv, metrics.json)"
+    )
+
+
+@expert_app.command("train")
+def expert_train_cmd(
+    env: str = typer.Argument(..., help="Gymnasium id."),
+    out: Path = typer.Option(..., help="Model file to write (.zip)."),
+    algo: str = typer.Option("ppo", help="ppo | sac | dqn"),
+    steps: int = typer.Option(100_000, min=1, help="Environment steps."),
+    seed: int = typer.Option(0),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    overwrite: bool = typer.Option(False, help="Replace an existing model file at --out."),
+) -> None:
+    """Train a Stable-Baselines3 expert on the env's reward, when no scripted one exists."""
+    from protege.evaluation import evaluate_returns
+    from protege.experts import SB3Expert
+    from protege.rl import rich_progress_callback, save_sb3, train_sb3
+
+    if out.exists() and not overwrite:
+        raise ExpertError(f"{out}: already exists; choose another --out or pass --overwrite")
+    callback = rich_progress_callback(steps, f"{algo} on {env}")
+    model = train_sb3(env, algo, steps, seed, device=device, callback=callback)
+    path = save_sb3(model, out)
+    stats = evaluate_returns(env, SB3Expert(model), episodes=20)
+    console.print(f"wrote {path}; return over 20 episodes {stats.mean:.1f} ± {stats.std:.1f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app(args=argv, prog_name="protege")
+    except ProtegeError as exc:
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

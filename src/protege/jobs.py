@@ -1,0 +1,231 @@
+"""The jobs behind the CLI: collect demonstrations, train and evaluate a run directory.
+
+Each job is a plain function, so the CLI, `quickstart` and tests share one code path.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import protege
+from protege.algorithms.bc import BCConfig, train_bc
+from protege.algorithms.dagger import DAggerConfig, train_dagger
+from protege.callbacks import Callback, CSVLogger
+from protege.data.rollout import Policy, RandomPolicy, rollout
+from protege.data.storage import Demonstrations, load_trajectories, save_trajectories
+from protege.data.types import Trajectory, flatten_trajectories
+from protege.envs import env_spaces
+from protege.errors import ExpertError, RunDirError
+from protege.evaluation import ReturnStats, compare_with_expert, evaluate_returns, normalized_score
+from protege.experts import load_expert
+from protege.experts.scripted import SCRIPTED_EXPERTS
+from protege.policies import ActorPolicy
+from protege.report import plot_rounds
+from protege.runs import (
+    CONFIG,
+    METRICS,
+    POLICY,
+    PROGRESS,
+    prepare_run_dir,
+    read_config,
+    read_json,
+    write_json_atomic,
+)
+
+ROUNDS = "rounds"  # DAgger's per-round labelled datasets inside a run directory
+EVAL_SEED = 10_000  # evaluation episodes start here, away from collection seeds 0, 1, ...
+TABULAR_ALGO_NAMES = ("lp-irl", "apprenticeship", "maxent", "mce", "bayesian-irl", "deep-maxent")
+
+
+def default_expert(env_id: str) -> str | None:
+    """'scripted' when protege has a built-in expert for the env, else None."""
+    return "scripted" if env_id in SCRIPTED_EXPERTS else None
+
+
+def collect(
+    env_id: str,
+    expert: str,
+    episodes: int,
+    out: str | Path,
+    seed: int = 0,
+    overwrite: bool = False,
+    on_episode: Callable[[int, Trajectory], None] | None = None,
+) -> list[Trajectory]:
+    """Roll out the expert for `episodes` seeded episodes and save them to `out`."""
+    spaces = env_spaces(env_id)  # first: an unknown env is the clearer error
+    policy = load_expert(expert, env_id)
+    trajs = rollout(env_id, policy, episodes, seed=seed, on_episode=on_episode)
+    save_trajectories(out, trajs, env_id, spaces, overwrite=overwrite)
+    return trajs
+
+
+def load_demos(demos: str | Path, env_id: str) -> Demonstrations:
+    """Load and validate demonstrations against `env_id`."""
+    return load_trajectories(demos, env_id=env_id, spaces=env_spaces(env_id))
+
+
+def _expert_reference(
+    env_id: str, expert: str | None, demos: Demonstrations
+) -> Policy | ReturnStats:
+    """The expert to compare with: a policy to roll out, or else the demonstrations' returns."""
+    if expert is not None:
+        return load_expert(expert, env_id)
+    returns = np.array([t.episode_return for t in demos.trajectories])
+    if np.isnan(returns).any():
+        raise ExpertError(
+            f"no expert to compare with on {env_id}: the demonstrations carry no rewards and "
+            "there is no built-in expert; pass --expert PATH|module:fn"
+        )
+    return ReturnStats.of(returns, np.array([len(t) for t in demos.trajectories]))
+
+
+def train_bc_run(
+    env_id: str,
+    demos_path: str | Path,
+    out: str | Path,
+    cfg: BCConfig,
+    expert: str | None = None,
+    eval_episodes: int = 20,
+    overwrite: bool = False,
+    callbacks: Sequence[Callback] = (),
+) -> dict[str, Any]:
+    """Behavioral cloning into a run directory, then the comparison with the expert."""
+    demos = load_demos(demos_path, env_id)
+    expert = expert if expert is not None else default_expert(env_id)
+    run = prepare_run_dir(out, overwrite=overwrite)
+    config = {
+        "algo": "bc",
+        "env": env_id,
+        "demos": str(Path(demos_path).resolve()) if Path(demos_path).exists() else str(demos_path),
+        "expert": expert,
+        "eval_episodes": eval_episodes,
+        "eval_seed": EVAL_SEED,
+        "protege_version": protege.__version__,
+        "config": asdict(cfg),
+    }
+    write_json_atomic(run / CONFIG, config)
+    transitions = flatten_trajectories(demos.trajectories)
+    result = train_bc(transitions, demos.spaces, cfg, [CSVLogger(run / PROGRESS), *callbacks])
+    result.policy.save(run / POLICY)
+    metrics = evaluate_run(run, eval_episodes, train_seconds=result.train_seconds)
+    return metrics
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    episodes: int | None = None,
+    train_seconds: float | None = None,
+    on_episode: Callable[[int, Any], None] | None = None,
+) -> dict[str, Any]:
+    """Measure a run's policy against the expert and random policy; write metrics.json."""
+    run = Path(run_dir)
+    config = read_config(run)
+    if config.get("algo") in TABULAR_ALGO_NAMES:
+        from protege.tabular_jobs import evaluate_tabular_run
+
+        return evaluate_tabular_run(run, episodes, on_episode)
+    env_id = config["env"]
+    episodes = episodes or int(config.get("eval_episodes", 20))
+    policy = ActorPolicy.load(run / POLICY)
+    demos = run_demonstrations(run, config)
+    transitions = flatten_trajectories(demos.trajectories)
+    expert_ref = _expert_reference(env_id, config.get("expert"), demos)
+    seed = int(config.get("eval_seed", EVAL_SEED))
+    comparison = compare_with_expert(
+        env_id, policy, expert_ref, episodes, seed, transitions, on_episode=on_episode
+    )
+    metrics: dict[str, Any] = dict(comparison.metrics())
+    metrics["expert_source"] = config.get("expert") or "demonstrations"
+    metrics["demo_episodes"] = len(demos.trajectories)
+    metrics["demo_steps"] = len(transitions)
+    if train_seconds is None and (run / METRICS).is_file():
+        train_seconds = read_json(run / METRICS, "metrics.json").get("train_seconds")
+    metrics["train_seconds"] = train_seconds
+    metrics["evaluated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    if config["algo"] == "dagger":
+        metrics["rounds"] = read_progress(run)
+    write_json_atomic(run / METRICS, metrics)
+    return metrics
+
+
+def run_demonstrations(run: Path, config: dict[str, Any]) -> Demonstrations:
+    """The expert-labelled data a run learned from: its demos file, or DAgger's rounds."""
+    if config["algo"] != "dagger":
+        return load_demos(config["demos"], config["env"])
+    rounds = sorted((run / ROUNDS).glob("round_*.npz"))
+    if not rounds:
+        raise RunDirError(
+            f"{run / ROUNDS}: no round datasets; the DAgger run never finished a round"
+        )
+    loaded = [load_demos(r, config["env"]) for r in rounds]
+    trajs = [t for d in loaded for t in d.trajectories]
+    return Demonstrations(trajs, config["env"], loaded[0].spaces, str(run / ROUNDS))
+
+
+def read_progress(run: Path) -> list[dict[str, float]]:
+    """progress.csv as a list of rows of floats."""
+    path = run / PROGRESS
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+
+def train_dagger_run(
+    env_id: str,
+    expert: str,
+    out: str | Path,
+    cfg: DAggerConfig,
+    eval_episodes: int = 10,
+    overwrite: bool = False,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
+) -> dict[str, Any]:
+    """DAgger into a run directory: per-round datasets, per-round scores, progress.png."""
+    expert_policy = load_expert(expert, env_id)
+    spaces = env_spaces(env_id)
+    config = {
+        "algo": "dagger",
+        "env": env_id,
+        "expert": expert,
+        "eval_episodes": eval_episodes,
+        "eval_seed": EVAL_SEED,
+        "protege_version": protege.__version__,
+        "config": asdict(cfg),
+    }
+    run = Path(out)
+    if resume and (run / CONFIG).is_file():
+        previous = read_config(run)
+        if previous.get("config") != json.loads(json.dumps(config["config"])):
+            raise RunDirError(
+                f"{run / CONFIG}: the run was started with other settings; resume it with the "
+                "same flags, or start a new run with another --out"
+            )
+    else:
+        run = prepare_run_dir(out, overwrite=overwrite)
+        write_json_atomic(run / CONFIG, config)
+    expert_stats = evaluate_returns(env_id, expert_policy, eval_episodes, EVAL_SEED)
+    rand = evaluate_returns(
+        env_id, RandomPolicy(spaces.action, EVAL_SEED), eval_episodes, EVAL_SEED
+    )
+
+    def evaluate(policy: Policy) -> dict[str, float]:
+        stats = evaluate_returns(env_id, policy, eval_episodes, EVAL_SEED)
+        score = normalized_score(stats.mean, expert_stats.mean, rand.mean)
+        return {"return_mean": stats.mean, "normalized_score": score}
+
+    result = train_dagger(
+        env_id, expert_policy, spaces, cfg, run / ROUNDS, evaluate,
+        [CSVLogger(run / PROGRESS), *callbacks], env_id=env_id,
+    )  # fmt: skip
+    result.policy.save(run / POLICY)
+    plot_rounds(result.history, run / "progress.png", title=f"DAgger on {env_id}")
+    return evaluate_run(run, eval_episodes, train_seconds=result.train_seconds)

@@ -1,0 +1,71 @@
+"""Run directories: every training run writes its settings, policy, history and metrics.
+
+runs/<name>/config.json   every setting, so the run can be repeated
+runs/<name>/policy.pt     the learned policy
+runs/<name>/progress.csv  one row per epoch / round / iteration
+runs/<name>/metrics.json  the final comparison with the expert
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from protege.errors import RunDirError
+
+CONFIG, METRICS, POLICY, PROGRESS = "config.json", "metrics.json", "policy.pt", "progress.csv"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temporary sibling, then rename: the file is whole or absent."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=False, default=_jsonable)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    return str(obj)
+
+
+def prepare_run_dir(path: str | Path, overwrite: bool = False) -> Path:
+    """Create the run directory; refuse to mix with an earlier run unless `overwrite`."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"{path}: exists and is not a directory; choose another --out")
+    if (path / CONFIG).exists() and not overwrite:
+        raise RunDirError(
+            f"{path}: already holds a run (config.json); choose another --out or pass --overwrite"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    """Read a run's JSON file with an error that names the file and the fix."""
+    if not path.is_file():
+        raise RunDirError(f"{path}: missing; is {path.parent} a protege run directory ({what})?")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{path}: not valid JSON ({exc}); re-run the training") from None
+    if not isinstance(data, dict):
+        raise RunDirError(f"{path}: expected a JSON object")
+    return data
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """The run's config.json as a dict."""
+    return read_json(Path(run_dir) / CONFIG, "config.json")
