@@ -25,7 +25,7 @@ from protege.data.types import Trajectory, flatten_trajectories
 from protege.envs import env_spaces
 from protege.errors import ExpertError, RunDirError
 from protege.evaluation import ReturnStats, compare_with_expert, evaluate_returns, normalized_score
-from protege.experts import load_expert
+from protege.experts import SB3Expert, load_expert, load_sb3_model
 from protege.experts.scripted import SCRIPTED_EXPERTS
 from protege.policies import ActorPolicy
 from protege.report import plot_rounds
@@ -34,6 +34,7 @@ from protege.runs import (
     METRICS,
     POLICY,
     PROGRESS,
+    SB3_POLICY,
     prepare_run_dir,
     read_config,
     read_json,
@@ -134,7 +135,7 @@ def evaluate_run(
         return evaluate_tabular_run(run, episodes, on_episode)
     env_id = config["env"]
     episodes = episodes or int(config.get("eval_episodes", 20))
-    policy = ActorPolicy.load(run / POLICY)
+    policy = load_run_policy(run)
     demos = run_demonstrations(run, config)
     transitions = flatten_trajectories(demos.trajectories)
     expert_ref = _expert_reference(env_id, config.get("expert"), demos)
@@ -154,6 +155,17 @@ def evaluate_run(
         metrics["rounds"] = read_progress(run)
     write_json_atomic(run / METRICS, metrics)
     return metrics
+
+
+def load_run_policy(run: Path) -> Policy:
+    """A run's policy: `policy.pt` (protege's ActorPolicy) or `policy.zip` (an SB3 model)."""
+    if (run / POLICY).is_file():
+        return ActorPolicy.load(run / POLICY)
+    if (run / SB3_POLICY).is_file():
+        return SB3Expert(load_sb3_model(run / SB3_POLICY))
+    raise RunDirError(
+        f"{run}: no {POLICY} or {SB3_POLICY}; the run never finished training, train it again"
+    )
 
 
 def run_demonstrations(run: Path, config: dict[str, Any]) -> Demonstrations:

@@ -1,7 +1,7 @@
 """Run directories: every training run writes its settings, policy, history and metrics.
 
 runs/<name>/config.json   every setting, so the run can be repeated
-runs/<name>/policy.pt     the learned policy
+runs/<name>/policy.pt     the learned policy (policy.zip where the learner is an SB3 model)
 runs/<name>/progress.csv  one row per epoch / round / iteration
 runs/<name>/metrics.json  the final comparison with the expert
 """
@@ -17,6 +17,8 @@ from typing import Any
 from protege.errors import RunDirError
 
 CONFIG, METRICS, POLICY, PROGRESS = "config.json", "metrics.json", "policy.pt", "progress.csv"
+SB3_POLICY = "policy.zip"  # the policy of a run whose learner is an SB3 model
+REWARD = "reward"  # learned rewards live under this name (see protege.rewards)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
