@@ -17,12 +17,12 @@ import numpy as np
 
 import protege
 from protege.algorithms.bc import BCConfig, train_bc
-from protege.algorithms.dagger import DAggerConfig, train_dagger
+from protege.algorithms.dagger import DAggerConfig, round_path, train_dagger
 from protege.callbacks import Callback, CSVLogger
 from protege.data.rollout import Policy, RandomPolicy, rollout
 from protege.data.storage import Demonstrations, load_trajectories, save_trajectories
 from protege.data.types import Trajectory, flatten_trajectories
-from protege.envs import env_spaces
+from protege.envs import env_spaces, make_env
 from protege.errors import ExpertError, RunDirError
 from protege.evaluation import ReturnStats, compare_with_expert, evaluate_returns, normalized_score
 from protege.experts import SB3Expert, load_expert, load_sb3_model
@@ -138,7 +138,11 @@ def evaluate_run(
     policy = load_run_policy(run)
     demos = run_demonstrations(run, config)
     transitions = flatten_trajectories(demos.trajectories)
-    expert_ref = _expert_reference(env_id, config.get("expert"), demos)
+    expert_ref = (
+        human_expert_returns(run)
+        if config.get("expert") == "human"
+        else _expert_reference(env_id, config.get("expert"), demos)
+    )
     seed = int(config.get("eval_seed", EVAL_SEED))
     comparison = compare_with_expert(
         env_id, policy, expert_ref, episodes, seed, transitions, on_episode=on_episode
@@ -182,6 +186,20 @@ def run_demonstrations(run: Path, config: dict[str, Any]) -> Demonstrations:
     return Demonstrations(trajs, config["env"], loaded[0].spaces, str(run / ROUNDS))
 
 
+def human_expert_returns(run: Path) -> ReturnStats:
+    """A person's returns in a human-expert DAgger run: the episodes they drove in round 0
+    (the last one is left out when the label budget cut it short)."""
+    config = read_config(run)
+    path = round_path(run / ROUNDS, 0)
+    if not path.is_file():
+        raise RunDirError(f"{path}: missing; the person's first round was never saved")
+    trajs = load_demos(path, config["env"]).trajectories
+    whole = trajs[:-1] if len(trajs) > 1 else trajs  # the last may be cut by the label budget
+    return ReturnStats.of(
+        np.array([t.episode_return for t in whole]), np.array([len(t) for t in whole])
+    )
+
+
 def read_progress(run: Path) -> list[dict[str, float]]:
     """progress.csv as a list of rows of floats."""
     path = run / PROGRESS
@@ -200,10 +218,24 @@ def train_dagger_run(
     overwrite: bool = False,
     resume: bool = False,
     callbacks: Sequence[Callback] = (),
+    on_frame: Callable[[int], None] | None = None,
+    fps: float | None = None,
+    keymap: str | Path | None = None,
 ) -> dict[str, Any]:
-    """DAgger into a run directory: per-round datasets, per-round scores, progress.png."""
-    expert_policy = load_expert(expert, env_id)
+    """DAgger into a run directory: per-round datasets, per-round scores, progress.png.
+
+    expert "human": a person labels by taking over the learner in a window (HG-DAgger); their
+    return, the 1 of the normalised score, is that of the episodes they drove in round 0.
+    fps: the person's frame-rate limit (default: the env's); keymap: a JSON key map file
+    (default: the env's built-in one); on_frame: scripted input, tests.
+    """
     spaces = env_spaces(env_id)
+    human = expert == "human"
+    if human:
+        from protege.experts.human import Teleop, default_fps, human_collector, keymap_for
+
+        keys = keymap_for(env_id, keymap)  # no or a bad key map fails before anything runs
+    expert_policy = None if human else load_expert(expert, env_id)
     config = {
         "algo": "dagger",
         "env": env_id,
@@ -224,20 +256,40 @@ def train_dagger_run(
     else:
         run = prepare_run_dir(out, overwrite=overwrite)
         write_json_atomic(run / CONFIG, config)
-    expert_stats = evaluate_returns(env_id, expert_policy, eval_episodes, EVAL_SEED)
     rand = evaluate_returns(
         env_id, RandomPolicy(spaces.action, EVAL_SEED), eval_episodes, EVAL_SEED
     )
+    expert_mean: list[float] = []  # measured once; for a person, after round 0 exists
 
     def evaluate(policy: Policy) -> dict[str, float]:
+        if not expert_mean:
+            expert_mean.append(
+                human_expert_returns(run).mean
+                if expert_policy is None
+                else evaluate_returns(env_id, expert_policy, eval_episodes, EVAL_SEED).mean
+            )
         stats = evaluate_returns(env_id, policy, eval_episodes, EVAL_SEED)
-        score = normalized_score(stats.mean, expert_stats.mean, rand.mean)
+        score = normalized_score(stats.mean, expert_mean[0], rand.mean)
         return {"return_mean": stats.mean, "normalized_score": score}
 
-    result = train_dagger(
-        env_id, expert_policy, spaces, cfg, run / ROUNDS, evaluate,
-        [CSVLogger(run / PROGRESS), *callbacks], env_id=env_id,
-    )  # fmt: skip
+    collect = None
+    if human:
+        env = make_env(env_id, render_mode="rgb_array")  # one env for every round's window
+        rate = default_fps(env, keys) if fps is None else fps
+        teleop = Teleop(
+            keys, spaces.action, fps=rate, ramp_fps=rate or default_fps(env, keys),
+            title=f"protege DAgger · {env_id}",
+        )  # fmt: skip
+        collect = human_collector(env, teleop, cfg.labels_per_round, on_frame)
+    try:
+        result = train_dagger(
+            env_id, expert_policy, spaces, cfg, run / ROUNDS, evaluate,
+            [CSVLogger(run / PROGRESS), *callbacks], env_id=env_id, collect=collect,
+        )  # fmt: skip
+    finally:
+        if human:
+            teleop.close()
+            env.close()
     result.policy.save(run / POLICY)
     plot_rounds(result.history, run / "progress.png", title=f"DAgger on {env_id}")
     return evaluate_run(run, eval_episodes, train_seconds=result.train_seconds)

@@ -102,3 +102,9 @@ def test_saved_policy_reloads_and_acts_identically(tmp_path, cue_env) -> None:  
     policy.save(tmp_path / "policy.pt")
     again = ActorPolicy.load(tmp_path / "policy.pt")
     np.testing.assert_array_equal(policy(demos.obs), again(demos.obs))
+
+
+def test_min_updates_raises_the_epochs_on_a_small_dataset() -> None:
+    _, demos = expert_demos("CartPole-v1", 1)  # 500 steps: 2 minibatches of 256 per epoch
+    cfg = BCConfig(device="cpu", epochs=3, min_updates=40, val_fraction=0.0)
+    assert len(train_bc(demos, env_spaces("CartPole-v1"), cfg).history) == 20

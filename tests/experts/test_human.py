@@ -316,3 +316,65 @@ def test_cli_record_reports_what_was_kept(tmp_path: Path, capsys) -> None:  # no
     pygame.event.post(pygame.event.Event(pygame.QUIT))  # the person closes the window at once
     assert run_cli("record", "FrozenLake-v1", "--out", str(tmp_path / "d.npz")) == 0
     assert "kept 0 episodes" in capsys.readouterr().out
+
+
+def test_hg_dagger_rounds_label_only_what_the_person_did(tmp_path: Path) -> None:
+    """Round 0: the person drives (RIGHT held). Round 1: the learner drives and the person
+    takes over for frames 10-19 pushing LEFT; exactly those 10 steps become labels."""
+    from protege.algorithms.bc import BCConfig
+    from protege.algorithms.dagger import DAggerConfig, round_path, train_dagger
+    from protege.data import load_trajectories
+    from protege.envs import env_spaces
+    from protege.experts.human import human_collector
+
+    env_id = "MountainCar-v0"
+    spaces = env_spaces(env_id)
+    teleop = Teleop(keymap_for(env_id), spaces.action, fps=0)
+    rounds_seen = []
+
+    def on_frame(i: int) -> None:
+        if i == 0:
+            rounds_seen.append(len(rounds_seen))
+            for key in list(teleop.held):
+                up(key)
+        if rounds_seen[-1] == 0 and i == 0:
+            down(pygame.K_RIGHT)
+        elif rounds_seen[-1] == 1 and i == 10:
+            down(pygame.K_SPACE)
+            down(pygame.K_LEFT)
+        elif rounds_seen[-1] == 1 and i == 20:
+            up(pygame.K_SPACE)
+
+    cfg = DAggerConfig(rounds=2, labels_per_round=30, bc=BCConfig(epochs=5, device="cpu"))
+    env = make_env(env_id, render_mode="rgb_array")
+    try:
+        collect = human_collector(env, teleop, cfg.labels_per_round, on_frame)
+        result = train_dagger(env_id, None, spaces, cfg, tmp_path, env_id=env_id, collect=collect)
+    finally:
+        teleop.close()
+        env.close()
+    first = load_trajectories(round_path(tmp_path, 0)).trajectories
+    second = load_trajectories(round_path(tmp_path, 1)).trajectories
+    assert sum(len(t) for t in first) == 30 and all((t.acts == 2).all() for t in first)
+    assert [len(t) for t in second] == [10] and (second[0].acts == 0).all()
+    assert [row["labels"] for row in result.history] == [30, 40]
+
+
+@pytest.mark.slow
+def test_cli_dagger_with_a_person_writes_a_run(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """With no key pressed the person drives round 0 with the idle action and never takes
+    over; the run is still complete, scored against the person's own round-0 return."""
+    import json
+
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as done:
+        main(["train", "dagger", "--env", "MountainCar-v0", "--expert", "human", "--fps", "0",
+              "--rounds", "2", "--labels-per-round", "200", "--eval-episodes", "2",
+              "--out", str(out), "--set", "bc.epochs=3"])  # fmt: skip
+    assert done.value.code == 0, capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["expert_source"] == "human"
+    assert metrics["expert_return_mean"] == -200.0  # idling never reaches the flag
+    assert [r["labels"] for r in metrics["rounds"]] == [200, 200]
+    assert (out / "rounds" / "round_000.npz").is_file()
+    assert not (out / "rounds" / "round_001.npz").exists()  # no takeover, nothing to keep

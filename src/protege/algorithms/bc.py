@@ -8,6 +8,7 @@ epoch is a handful of tensor operations with no per-sample Python.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ class BCConfig:
     shortest time to the expert's return (benchmarks/bc.py).
 
     epochs: passes over the training split (upper bound when early stopping).
+    min_updates: at least this many minibatch updates: on a small dataset (DAgger's early
+        rounds) `epochs` is raised until they are reached, so the fit is not cut short.
     batch_size: minibatch size.
     lr: Adam learning rate.
     weight_decay: AdamW decoupled weight decay.
@@ -44,6 +47,7 @@ class BCConfig:
     """
 
     epochs: int = 100
+    min_updates: int = 0
     batch_size: int = 256
     lr: float = 3e-3
     weight_decay: float = 0.0
@@ -131,11 +135,14 @@ def train_bc(
     n_train = len(train_idx)
 
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    epochs = max(
+        cfg.epochs, math.ceil(cfg.min_updates / max(math.ceil(n_train / cfg.batch_size), 1))
+    )
     history: list[dict[str, float]] = []
     best_val, best_epoch, best_state = float("inf"), 0, None
     start, in_callbacks = time.perf_counter(), 0.0  # callback time is not training time
-    cb.on_start(cfg.epochs, "epoch")
-    for epoch in range(cfg.epochs):
+    cb.on_start(epochs, "epoch")
+    for epoch in range(epochs):
         order = train_idx[torch.randperm(n_train, generator=gen).to(device)]
         total, batches = torch.zeros((), device=device), 0
         for b in range(0, n_train, cfg.batch_size):

@@ -5,6 +5,10 @@ never taught. DAgger runs the learner (mixed with the expert with probability β
 expert what it would have done on every state visited, aggregates those labels with all
 earlier ones and re-fits the policy by BC. Each round's labelled data is saved before the
 policy is trained on it, so an interrupted run resumes from the last finished round.
+
+Where the labels come from is one function, `Collect`: by default the expert policy labels
+every state the β-mixture visits; with a person as the expert, HG-DAgger's gating (Kelly et
+al. 2019, `protege.experts.human.human_collector`) labels only the segments they took over.
 """
 
 from __future__ import annotations
@@ -100,6 +104,30 @@ def label(trajs: Sequence[Trajectory], expert: Policy) -> list[Trajectory]:
     return out
 
 
+Collect = Callable[[int, Policy | None, float, int], list[Trajectory]]
+"""(round i, learner so far or None before the first fit, β_i, seed) -> labelled trajectories."""
+
+
+def expert_collector(
+    env: str | EnvFactory, expert: Policy, labels_per_round: int, seed: int = 0
+) -> Collect:
+    """Ross et al.'s collection: run the β-mixture for `labels_per_round` steps (whole episodes
+    one after another, the last one cut) and label every visited state with the expert."""
+
+    def collect(i: int, learner: Policy | None, beta: float, round_seed: int) -> list[Trajectory]:
+        executed: Policy = (
+            expert
+            if learner is None
+            else MixturePolicy(expert, learner, beta, seed * 1_000_003 + i)
+        )
+        visited = rollout(
+            env, executed, n_episodes=10**9, seed=round_seed, n_envs=1, max_steps=labels_per_round
+        )
+        return label(visited, expert)
+
+    return collect
+
+
 @dataclass
 class DAggerResult:
     """The final policy and one history row per round."""
@@ -116,19 +144,27 @@ def round_path(rounds_dir: Path, i: int) -> Path:
 
 def train_dagger(
     env: str | EnvFactory,
-    expert: Policy,
+    expert: Policy | None,
     spaces: Spaces,
     cfg: DAggerConfig = DAggerConfig(),
     rounds_dir: str | Path | None = None,
     evaluate: Callable[[Policy], dict[str, float]] | None = None,
     callbacks: Sequence[Callback] = (),
     env_id: str | None = None,
+    collect: Collect | None = None,
 ) -> DAggerResult:
     """Run DAgger; with `rounds_dir`, each round's labels are saved and reused on resume.
 
+    expert: a batched policy that labels states (any callable, stochastic or not); None
+        when `collect` gathers the labels itself (a person, HG-DAgger).
     evaluate: called on the policy after each round (e.g. return and normalised score);
         its metrics join that round's history row.
+    collect: where each round's labels come from (default: `expert_collector`).
     """
+    if collect is None:
+        if expert is None:
+            raise ConfigError("DAgger needs an expert policy or a collect function")
+        collect = expert_collector(env, expert, cfg.labels_per_round, cfg.seed)
     cb = CallbackList(callbacks)
     rounds_path = Path(rounds_dir) if rounds_dir is not None else None
     if rounds_path is not None:
@@ -144,27 +180,16 @@ def train_dagger(
         if saved is not None and saved.is_file():
             new = load_trajectories(saved, spaces=spaces).trajectories  # resume
         else:
-            executed: Policy = (
-                expert
-                if policy is None
-                else MixturePolicy(expert, policy, beta, seed=cfg.seed * 1_000_003 + i)
-            )
-            visited = rollout(
-                env,
-                executed,
-                n_episodes=10**9,
-                seed=cfg.seed * 1_000_000 + i * 10_000,
-                max_steps=cfg.labels_per_round,
-            )
-            new = label(visited, expert)
-            if saved is not None:
+            new = collect(i, policy, beta, cfg.seed * 1_000_000 + i * 10_000)
+            if saved is not None and new:  # a round with no takeover has nothing to keep
                 save_trajectories(saved, new, env_id, spaces)
         data.extend(new)
-        start_from = policy if cfg.warm_start else None
-        bc_cfg = replace(cfg.bc, seed=cfg.seed + i)
-        # a resumed run replays the fits of finished rounds on their saved labels: same
-        # seeds, same data, so the same policy as if it had never stopped
-        policy = train_bc(flatten_trajectories(data), spaces, bc_cfg, policy=start_from).policy
+        if data:
+            start_from = policy if cfg.warm_start else None
+            bc_cfg = replace(cfg.bc, seed=cfg.seed + i)
+            # a resumed run replays the fits of finished rounds on their saved labels: same
+            # seeds, same data, so the same policy as if it had never stopped
+            policy = train_bc(flatten_trajectories(data), spaces, bc_cfg, policy=start_from).policy
         row = {
             "round": float(i),
             "beta": beta,
@@ -172,10 +197,13 @@ def train_dagger(
             "episodes_collected": float(len(new)),
             "seconds": time.perf_counter() - start,
         }
-        if evaluate is not None:
+        if evaluate is not None and policy is not None:
             row.update(evaluate(policy))
         history.append(row)
         cb.on_iteration(i, row)
-    assert policy is not None
+    if policy is None:
+        raise ConfigError(
+            f"DAgger gathered no expert labels in {cfg.rounds} rounds; nothing to fit"
+        )
     cb.on_end(history[-1] if history else {})
     return DAggerResult(policy, history, time.perf_counter() - start)

@@ -154,7 +154,9 @@ def train_dagger_cmd(
     env: str = typer.Option(..., help="Gymnasium id."),
     out: Path = typer.Option(..., help="Run directory to create (or resume)."),
     expert: str = typer.Option(
-        "scripted", help="scripted | PATH to an SB3 .zip | module:function."
+        "scripted",
+        help="scripted | PATH to an SB3 .zip | module:function | human (you take over the "
+        "learner in a window by holding SPACE: HG-DAgger).",
     ),
     rounds: int = typer.Option(5, min=1, help="DAgger rounds (round 0 is pure expert)."),
     labels_per_round: int = typer.Option(2000, min=1, help="Expert labels gathered per round."),
@@ -165,6 +167,12 @@ def train_dagger_cmd(
     eval_episodes: int = typer.Option(10, min=1, help="Evaluation episodes after each round."),
     overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
     resume: bool = typer.Option(False, help="Continue an interrupted run from its saved rounds."),
+    fps: float | None = typer.Option(
+        None, min=0, help="--expert human: frame-rate limit (default: the env's; 0 never waits)."
+    ),
+    keymap: Path | None = typer.Option(
+        None, "--keymap", help="--expert human: a JSON key map (see `protege record --help`)."
+    ),
 ) -> None:
     """DAgger: query the expert on the learner's own states, aggregate, re-fit by BC."""
     from protege.algorithms.dagger import DAggerConfig
@@ -175,7 +183,9 @@ def train_dagger_cmd(
     base = DAggerConfig(rounds=rounds, labels_per_round=labels_per_round, seed=seed)
     cfg = apply_overrides(base, set_)
     progress = RichProgress("dagger", show="normalized_score")
-    metrics = train_dagger_run(env, expert, out, cfg, eval_episodes, overwrite, resume, [progress])
+    metrics = train_dagger_run(
+        env, expert, out, cfg, eval_episodes, overwrite, resume, [progress], fps=fps, keymap=keymap
+    )
     console.print(rounds_table(metrics["rounds"], f"DAgger on {env}: score per round"))
     console.print(metrics_table(metrics, f"DAgger on {env} vs the expert"))
     console.print(f"run written to {out} (progress.png plots the rounds)")

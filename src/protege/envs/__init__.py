@@ -85,11 +85,32 @@ def env_factory(env_id: str, **kwargs: Any) -> EnvFactory:
     return lambda: make_env(env_id, **kwargs)
 
 
+SUPPORTED_SPACES = (
+    gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary,
+)  # fmt: skip
+"""What protege's data model holds: these, and Dict spaces of them."""
+
+
+def check_supported(spaces: Spaces, env_id: str) -> Spaces:
+    """Refuse spaces the data model cannot hold (Tuple, Text, Graph...) with the fix."""
+    for what, space in (("observation", spaces.observation), ("action", spaces.action)):
+        dict_obs = what == "observation" and isinstance(space, gym.spaces.Dict)
+        parts = list(space.spaces.values()) if isinstance(space, gym.spaces.Dict) else [space]
+        for part in parts if dict_obs else [space]:
+            if not isinstance(part, SUPPORTED_SPACES):
+                raise EnvError(
+                    f"{env_id}: {what} space {type(part).__name__} is not supported (protege "
+                    "holds Box, Discrete, MultiDiscrete, MultiBinary and Dict observations); "
+                    "wrap the env, e.g. with gymnasium.wrappers.FlattenObservation"
+                )
+    return spaces
+
+
 def env_spaces(env_id: str, **kwargs: Any) -> Spaces:
-    """The spaces of `env_id`, built once and closed."""
+    """The spaces of `env_id`, built once and closed; unsupported spaces are refused."""
     env = make_env(env_id, **kwargs)
     try:
-        return Spaces.of(env)
+        return check_supported(Spaces.of(env), env_id)
     finally:
         env.close()
 

@@ -116,6 +116,11 @@ def load_expert(spec: str, env_id: str) -> Policy:
         return scripted_expert(env_id).act  # type: ignore[return-value]  # arrays only
     if spec == "optimal":
         return optimal_expert(env_id)
+    if spec == "human":
+        raise ExpertError(
+            "a person is not a policy to roll out: record them with `protege record ENV`, or "
+            "label DAgger's rounds with `protege train dagger --expert human`"
+        )
     if spec.endswith(".zip") or Path(spec).is_file():
         return SB3Expert(load_sb3_model(spec))
     if ":" in spec:

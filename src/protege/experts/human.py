@@ -767,8 +767,8 @@ def record(
 
 
 def hg_dagger_collect(
-    env: str | EnvFactory,
-    learner: Policy,
+    env: str | EnvFactory | gym.Env,
+    learner: Policy | None,
     teleop: Teleop,
     max_steps: int,
     seed: int = 0,
@@ -776,8 +776,11 @@ def hg_dagger_collect(
 ) -> list[Trajectory]:
     """HG-DAgger's data collection: the learner drives, the person takes over by holding SPACE.
 
-    env: a Gymnasium id (built with render_mode="rgb_array") or a zero-argument builder.
-    learner: a batched policy, obs (B, *obs_shape) -> actions (B, *act_shape).
+    env: a Gymnasium id (built with render_mode="rgb_array"), a zero-argument builder, or
+        an env to use and leave open (closing a classic-control env also closes pygame's
+        display, so a caller collecting several rounds in one window passes one env).
+    learner: a batched policy, obs (B, *obs_shape) -> actions (B, *act_shape); None before
+        there is one (DAgger's first round): the person drives all the time, no SPACE needed.
     teleop: the window and key map; its action space must match the env's.
     max_steps: env steps in all (learner's and person's) before collection stops.
     seed: episode i starts from reset(seed=seed + i); episodes restart until max_steps.
@@ -790,12 +793,10 @@ def hg_dagger_collect(
     """
     if max_steps < 1:
         raise ConfigError(f"max_steps must be at least 1, got {max_steps}")
+    if isinstance(env, gym.Env):
+        return _hg_loop(env, learner, teleop, max_steps, seed, on_frame)
     e = make_env(env, render_mode="rgb_array") if isinstance(env, str) else env()
     try:
-        if Spaces.of(e).action != teleop.space:
-            raise ConfigError(
-                f"the teleop's action space {teleop.space} is not the env's {e.action_space}"
-            )
         return _hg_loop(e, learner, teleop, max_steps, seed, on_frame)
     finally:
         e.close()
@@ -803,12 +804,16 @@ def hg_dagger_collect(
 
 def _hg_loop(
     env: gym.Env,
-    learner: Policy,
+    learner: Policy | None,
     teleop: Teleop,
     max_steps: int,
     seed: int,
     on_frame: Callable[[int], None] | None,
 ) -> list[Trajectory]:
+    if Spaces.of(env).action != teleop.space:
+        raise ConfigError(
+            f"the teleop's action space {teleop.space} is not the env's {env.action_space}"
+        )
     segments: list[Trajectory] = []
     episode = 0
     obs, _ = env.reset(seed=seed)
@@ -837,11 +842,12 @@ def _hg_loop(
         inp = teleop.poll()
         if inp.quit:
             break
-        human = TAKEOVER_KEY in inp.held
+        human = learner is None or TAKEOVER_KEY in inp.held
         keyed = teleop.actions(inp)  # always, so continuous ramps track the held keys
         if human:
             actions = keyed
         else:
+            assert learner is not None
             close(terminated=False)
             actions = [np.asarray(learner(_batch(obs)))[0]]
         for action in actions:
@@ -864,11 +870,31 @@ def _hg_loop(
         who: tuple[str, Color] = ("HUMAN", AMBER) if human else ("LEARNER", BLUE)
         labels = sum(len(t) for t in segments) + (len(seg["acts"]) if seg else 0)
         info = f"step {steps}/{max_steps} · episode {episode + 1} · human labels {labels}"
-        hint = f"hold SPACE to take over · {teleop.keymap.describe()} · ESC stop"
+        takeover = "you drive" if learner is None else "hold SPACE to take over"
+        hint = f"{takeover} · {teleop.keymap.describe()} · ESC stop"
         teleop.show(_render(env), who, info, hint)
         teleop.tick()
     close(terminated=False)
     return segments
+
+
+def human_collector(
+    env: gym.Env,
+    teleop: Teleop,
+    labels_per_round: int,
+    on_frame: Callable[[int], None] | None = None,
+) -> Callable[[int, Policy | None, float, int], list[Trajectory]]:
+    """DAgger's `Collect` with a person as the expert (HG-DAgger): each round the learner
+    drives and the person's takeover segments are the labels; before the first fit the person
+    drives throughout. β does not apply: the person decides when to take over.
+
+    env: built with render_mode="rgb_array", left open between rounds; the caller closes it.
+    """
+
+    def collect(i: int, learner: Policy | None, beta: float, seed: int) -> list[Trajectory]:
+        return hg_dagger_collect(env, learner, teleop, labels_per_round, seed, on_frame)
+
+    return collect
 
 
 def _batch(obs: Any) -> Obs:
