@@ -53,6 +53,7 @@ from protege.envs.tabular import (
 )
 from protege.errors import ConfigError, DatasetError, RunDirError
 from protege.evaluation import compare_with_expert
+from protege.evaluation.epic import epic_distance
 from protege.jobs import EVAL_SEED, load_demos
 from protege.report import plot_grid_heatmaps
 from protege.runs import (
@@ -392,6 +393,7 @@ def evaluate_tabular_run(
         occupancy_l1=float(np.abs(rho_learned - rho_demos).sum()),
         occupancy_l1_optimal=float(np.abs(rho_learned - rho_optimal).sum()),
         reward_correlation=pearson(reward, r_true),
+        epic_to_true=epic_or_none(reward, mdp.reward, mdp.gamma, A),
         expert_source="optimal",
         demo_episodes=len(demos.trajectories),
         demo_steps=sum(len(t) for t in demos.trajectories),
@@ -420,6 +422,45 @@ def evaluate_tabular_run(
         )  # fmt: skip
     write_json_atomic(run / METRICS, metrics)
     return metrics
+
+
+def epic_or_none(a: np.ndarray, b: np.ndarray, gamma: float, n_actions: int) -> float | None:
+    """EPIC distance of two tabular rewards; None where it is undefined (a constant one)."""
+    try:
+        return epic_distance(a, b, gamma, n_actions=n_actions)
+    except ConfigError:
+        return None
+
+
+def run_reward(spec: str | Path, mdp: TabularMDP) -> tuple[str, np.ndarray, np.ndarray]:
+    """A tabular reward to compare, `true` (the MDP's own) or a run dir's reward.npy, as
+    (name, reward for EPIC, state reward (S,) for the Pearson distance)."""
+    if str(spec) == "true":
+        return "true reward", np.asarray(mdp.reward, np.float64), true_state_reward(mdp)
+    run = Path(spec)
+    config = read_config(run)
+    if config.get("algo") not in TABULAR_ALGOS:
+        raise RunDirError(
+            f"{run}: a {config.get('algo')} run has no tabular reward; compare tabular IRL runs "
+            f"({', '.join(TABULAR_ALGOS)}) or `true`"
+        )
+    reward = _load_array(run / REWARD, (mdp.n_states,), "reward")
+    return f"{run} ({config['algo']})", reward, reward
+
+
+def compare_tabular_rewards(a: str | Path, b: str | Path, env_id: str) -> dict[str, Any]:
+    """EPIC and Pearson distances between two tabular rewards on `env_id`'s MDP."""
+    mdp = tabular_mdp(env_id)
+    (name_a, ra, sa), (name_b, rb, sb) = run_reward(a, mdp), run_reward(b, mdp)
+    corr = pearson(sa, sb)
+    return {
+        "a": name_a,
+        "b": name_b,
+        "env": env_id,
+        "gamma": mdp.gamma,
+        "epic": epic_or_none(ra, rb, mdp.gamma, mdp.n_actions),
+        "pearson_distance": None if corr is None else float(np.sqrt((1.0 - corr) / 2.0)),
+    }
 
 
 def _normalised(rho: np.ndarray) -> np.ndarray:

@@ -33,6 +33,7 @@ METRIC_KEYS = {
     "train_seconds",
     "occupancy_l1",
     "reward_correlation",
+    "epic_to_true",
 }
 RUN_FILES = ("config.json", "reward.npy", "reward.json", "policy.npy", "progress.csv",
              "metrics.json", "heatmaps.png")  # fmt: skip
@@ -205,3 +206,26 @@ def test_demos_of_another_env_with_the_same_spaces_are_refused(tmp_path: Path, c
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "recorded on 'gridworld:4', not 'FrozenLake-v1'" in err
+
+
+def test_compare_rewards_of_two_runs_and_the_true_reward(
+    grid_demos: Path, tmp_path: Path, capsys
+) -> None:  # noqa: ANN001
+    from protege.evaluation.epic import epic_distance
+
+    for algo in ("mce", "lp-irl"):
+        assert run("train", algo, "--env", "gridworld:5", "--demos", str(grid_demos),
+                   "--out", str(tmp_path / algo), "--eval-episodes", "2") == 0  # fmt: skip
+    capsys.readouterr()
+    assert run("compare-rewards", str(tmp_path / "mce"), "true", "--json") == 0
+    to_true = json.loads(capsys.readouterr().out)
+    mdp = make_tabular("gridworld:5")
+    expected = epic_distance(np.load(tmp_path / "mce" / "reward.npy"), mdp.reward, mdp.gamma,
+                             n_actions=mdp.n_actions)  # fmt: skip
+    assert to_true["epic"] == pytest.approx(expected)
+    metrics = json.loads((tmp_path / "mce" / "metrics.json").read_text())
+    assert metrics["epic_to_true"] == pytest.approx(expected)
+    assert run("compare-rewards", str(tmp_path / "mce"), str(tmp_path / "lp-irl")) == 0
+    assert "EPIC" in capsys.readouterr().out
+    assert run("compare-rewards", str(tmp_path / "mce"), str(tmp_path / "nope")) == 2
+    assert "config.json" in capsys.readouterr().err

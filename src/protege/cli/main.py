@@ -225,6 +225,36 @@ def eval_cmd(
         console.print(metrics_table(metrics, f"{run_dir} on {env} vs the expert"))
 
 
+@app.command("compare-rewards")
+def compare_rewards_cmd(
+    run_a: str = typer.Argument(..., help="A tabular IRL run directory."),
+    run_b: str = typer.Argument(..., help="Another run directory, or `true`."),
+    env: str | None = typer.Option(None, help="The env (default: RUN_A's)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """EPIC distance (0: same optimal policies; shaping-, shift- and scale-invariant) and
+    Pearson distance between two learned rewards, or one and the true reward."""
+    from protege.runs import read_config
+    from protege.tabular_jobs import compare_tabular_rewards
+
+    env_id = env or read_config(run_a)["env"]
+    result = compare_tabular_rewards(run_a, run_b, env_id)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"reward distance on {env_id} (γ = {result['gamma']})")
+    table.add_column("reward A")
+    table.add_column("reward B")
+    table.add_column("EPIC", justify="right")
+    table.add_column("Pearson distance", justify="right")
+
+    def fmt(x: float | None) -> str:
+        return "undefined (constant reward)" if x is None else f"{x:.4f}"
+
+    table.add_row(result["a"], result["b"], fmt(result["epic"]), fmt(result["pearson_distance"]))
+    console.print(table)
+
+
 @app.command("quickstart")
 def quickstart_cmd(
     out: Path | None = typer.Option(None, help="Directory for the demos and run (default: temp)."),
