@@ -20,7 +20,12 @@ from protege.algorithms.bc import BCConfig, train_bc
 from protege.algorithms.dagger import DAggerConfig, round_path, train_dagger
 from protege.callbacks import Callback, CSVLogger
 from protege.data.rollout import Policy, RandomPolicy, rollout
-from protege.data.storage import Demonstrations, load_trajectories, save_trajectories
+from protege.data.storage import (
+    DatasetWriter,
+    Demonstrations,
+    load_trajectories,
+    save_trajectories,
+)
 from protege.data.types import Trajectory, flatten_trajectories
 from protege.envs import env_spaces, make_env
 from protege.errors import ExpertError, RunDirError
@@ -60,11 +65,22 @@ def collect(
     overwrite: bool = False,
     on_episode: Callable[[int, Trajectory], None] | None = None,
 ) -> list[Trajectory]:
-    """Roll out the expert for `episodes` seeded episodes and save them to `out`."""
+    """Roll out the expert for `episodes` seeded episodes and save them to `out`.
+
+    Each episode is written as soon as it ends (in the order they end), so a killed collect
+    keeps every finished one; at the end the dataset is rewritten once in episode order.
+    """
     spaces = env_spaces(env_id)  # first: an unknown env is the clearer error
     policy = load_expert(expert, env_id)
-    trajs = rollout(env_id, policy, episodes, seed=seed, on_episode=on_episode)
-    save_trajectories(out, trajs, env_id, spaces, overwrite=overwrite)
+    writer = DatasetWriter(out, env_id, spaces, overwrite=overwrite)
+
+    def finished(i: int, traj: Trajectory) -> None:
+        writer.add(traj)
+        if on_episode is not None:
+            on_episode(i, traj)
+
+    trajs = rollout(env_id, policy, episodes, seed=seed, on_episode=finished)
+    save_trajectories(out, trajs, env_id, spaces, overwrite=True)
     return trajs
 
 

@@ -140,3 +140,38 @@ def test_expert_train_writes_an_sb3_model_usable_as_expert(tmp_path: Path, capsy
     assert "already exists" in capsys.readouterr().err
     code = run("expert", "train", "CartPole-v1", "--algo", "sac", "--out", str(tmp_path / "s.zip"))
     assert code == 2 and "Box" in capsys.readouterr().err
+
+
+def test_minari_dataset_at_a_relative_path(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from protege.data import load_trajectories
+
+    monkeypatch.chdir(tmp_path)
+    assert run("collect", "CartPole-v1", "--episodes", "2", "--out", "rel-demos") == 0
+    assert len(load_trajectories("rel-demos").trajectories) == 2
+
+
+@pytest.mark.slow
+def test_killed_collect_keeps_every_finished_episode(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    from protege.data import load_trajectories
+
+    out = tmp_path / "demos.npz"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "protege.cli.main", "collect", "Pendulum-v1", "--episodes",
+         "100000", "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if out.is_file() and len(load_trajectories(out).trajectories) >= 3:
+                break
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    trajs = load_trajectories(out, env_id="Pendulum-v1").trajectories  # validated in full
+    assert len(trajs) >= 3 and all(len(t) == 200 for t in trajs)  # whole episodes only

@@ -345,7 +345,7 @@ def _write_minari(
     """A Minari dataset directory (`tmp/data/`), images stored losslessly."""
     tmp.mkdir()
     storage = MinariStorage.new(
-        tmp / "data",
+        tmp.resolve() / "data",  # Minari joins a relative data path onto itself
         observation_space=spaces.observation,
         action_space=spaces.action,
         env_spec=_env_spec(env_id),
