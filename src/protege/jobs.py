@@ -19,6 +19,7 @@ import protege
 from protege.algorithms.bc import BCConfig, train_bc
 from protege.algorithms.dagger import DAggerConfig, round_path, train_dagger
 from protege.callbacks import Callback, CSVLogger
+from protege.config import config_from_dict
 from protege.data.rollout import Policy, RandomPolicy, rollout
 from protege.data.storage import (
     DatasetWriter,
@@ -82,6 +83,38 @@ def collect(
     trajs = rollout(env_id, policy, episodes, seed=seed, on_episode=finished)
     save_trajectories(out, trajs, env_id, spaces, overwrite=True)
     return trajs
+
+
+def rerun_from_config(
+    config_path: str | Path,
+    out: str | Path,
+    overwrite: bool = False,
+    callbacks: Sequence[Callback] = (),
+) -> dict[str, Any]:
+    """Train a new run from an earlier run's config.json alone: the same algorithm, env,
+    demonstrations, expert and every setting, so on CPU the same metrics come out."""
+    path = Path(config_path)
+    if path.is_dir():
+        path = path / CONFIG
+    config = read_json(path, "config.json")
+    missing = [k for k in ("algo", "env", "config") if k not in config]
+    if missing:
+        raise RunDirError(f"{path}: no {', '.join(missing)}; it was not written by protege train")
+    algo, env_id = config["algo"], config["env"]
+    episodes = int(config.get("eval_episodes", 20))
+    if algo == "bc":
+        cfg = config_from_dict(BCConfig, config["config"])
+        return train_bc_run(env_id, config["demos"], out, cfg, config.get("expert"), episodes,
+                            overwrite, callbacks)  # fmt: skip
+    if algo == "dagger":
+        dagger_cfg = config_from_dict(DAggerConfig, config["config"])
+        return train_dagger_run(env_id, config["expert"], out, dagger_cfg, episodes, overwrite,
+                                callbacks=callbacks)  # fmt: skip
+    if algo in TABULAR_ALGO_NAMES:
+        from protege.tabular_jobs import rerun_tabular
+
+        return rerun_tabular(config, out, overwrite, callbacks)
+    raise RunDirError(f"{path}: algo '{algo}' cannot be re-run from its config yet")
 
 
 def load_demos(demos: str | Path, env_id: str) -> Demonstrations:

@@ -39,7 +39,7 @@ from protege.algorithms.tabular.deep_maxent import DeepMaxEntConfig, deep_maxent
 from protege.algorithms.tabular.lp_irl import LPIRLConfig, lp_irl
 from protege.algorithms.tabular.maxent import MaxEntConfig, maxent_irl
 from protege.callbacks import Callback, CallbackList, CSVLogger
-from protege.config import apply_overrides
+from protege.config import apply_overrides, config_from_dict
 from protege.data.storage import Demonstrations
 from protege.data.types import Trajectory, flatten_trajectories
 from protege.envs import is_tabular_spec
@@ -169,6 +169,17 @@ def build_config(
         changes[spec.seed] = seed
     cfg = dataclasses.replace(spec.config(), **changes)
     return apply_overrides(cfg, overrides)
+
+
+def rerun_tabular(config: dict[str, Any], out: str | Path, overwrite: bool = False,
+                  callbacks: Sequence[Callback] = ()) -> dict[str, Any]:  # fmt: skip
+    """Train again exactly as a tabular run's config.json says."""
+    algo = _algo(config["algo"])
+    cfg = config_from_dict(type(algo.config()), config["config"])
+    return train_tabular_run(
+        config["algo"], config["env"], config["demos"], out, cfg, int(config.get("seed", 0)),
+        int(config.get("eval_episodes", 20)), overwrite, callbacks,
+    )  # fmt: skip
 
 
 def tabular_mdp(env_id: str) -> TabularMDP:

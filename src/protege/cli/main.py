@@ -36,6 +36,40 @@ expert_app = typer.Typer(help="Make experts where no built-in one exists.", no_a
 app.add_typer(train_app, name="train")
 app.add_typer(expert_app, name="expert")
 register_tabular(train_app)
+
+
+@train_app.callback(invoke_without_command=True)
+def train_from_config(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", help="Re-run an earlier run exactly: RUN_DIR/config.json (or RUN_DIR)."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="With --config: the new run directory."),
+    overwrite: bool = typer.Option(False, help="With --config: reuse an existing run directory."),
+) -> None:
+    """Train a policy from demonstrations into a run directory (or re-run one: --config)."""
+    from protege.errors import ConfigError
+
+    if ctx.invoked_subcommand is not None:
+        if config is not None or out is not None:
+            raise ConfigError(
+                "--config and --out before the algorithm belong to a re-run; use "
+                "`protege train --config RUN/config.json --out NEW_RUN` on its own"
+            )
+        return
+    if config is None or out is None:
+        raise ConfigError(
+            "give an algorithm (`protege train bc ...`, see --help) or re-run one: "
+            "`protege train --config RUN/config.json --out NEW_RUN`"
+        )
+    from protege.callbacks import RichProgress
+    from protege.jobs import rerun_from_config
+
+    metrics = rerun_from_config(config, out, overwrite, [RichProgress("train")])
+    console.print(metrics_table(metrics, f"{out}: re-run of {config}"))
+    console.print(f"run written to {out}")
+
+
 register_record(app)
 
 console = Console()
