@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -48,6 +49,7 @@ from protege.runs import (
 )
 
 ROUNDS = "rounds"  # DAgger's per-round labelled datasets inside a run directory
+CHECKPOINTS = "checkpoints"  # training state for --resume
 EVAL_SEED = 10_000  # evaluation episodes start here, away from collection seeds 0, 1, ...
 TABULAR_ALGO_NAMES = ("lp-irl", "apprenticeship", "maxent", "mce", "bayesian-irl", "deep-maxent")
 
@@ -137,6 +139,25 @@ def _expert_reference(
     return ReturnStats.of(returns, np.array([len(t) for t in demos.trajectories]))
 
 
+def open_run(out: str | Path, config: dict[str, Any], overwrite: bool, resume: bool) -> Path:
+    """The run directory: a new one with `config` written, or (resume) the existing one,
+    which must have been started with the same settings."""
+    run = Path(out)
+    if resume and (run / CONFIG).is_file():
+        previous = read_config(run)
+        if previous.get("config") != json.loads(json.dumps(config["config"])):
+            raise RunDirError(
+                f"{run / CONFIG}: the run was started with other settings; resume it with the "
+                "same flags, or start a new run with another --out"
+            )
+        return run
+    run = prepare_run_dir(out, overwrite=overwrite)
+    for stale in (CHECKPOINTS, ROUNDS):  # an overwritten run's state must not be resumed
+        shutil.rmtree(run / stale, ignore_errors=True)
+    write_json_atomic(run / CONFIG, config)
+    return run
+
+
 def train_bc_run(
     env_id: str,
     demos_path: str | Path,
@@ -146,11 +167,15 @@ def train_bc_run(
     eval_episodes: int = 20,
     overwrite: bool = False,
     callbacks: Sequence[Callback] = (),
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Behavioral cloning into a run directory, then the comparison with the expert."""
+    """Behavioral cloning into a run directory, then the comparison with the expert.
+
+    The training state is checkpointed every 10 epochs (checkpoints/bc.pt); `resume`
+    continues an interrupted run from it.
+    """
     demos = load_demos(demos_path, env_id)
     expert = expert if expert is not None else default_expert(env_id)
-    run = prepare_run_dir(out, overwrite=overwrite)
     config = {
         "algo": "bc",
         "env": env_id,
@@ -161,9 +186,12 @@ def train_bc_run(
         "protege_version": protege.__version__,
         "config": asdict(cfg),
     }
-    write_json_atomic(run / CONFIG, config)
+    run = open_run(out, config, overwrite, resume)
     transitions = flatten_trajectories(demos.trajectories)
-    result = train_bc(transitions, demos.spaces, cfg, [CSVLogger(run / PROGRESS), *callbacks])
+    result = train_bc(
+        transitions, demos.spaces, cfg, [CSVLogger(run / PROGRESS), *callbacks],
+        checkpoint=run / CHECKPOINTS / "bc.pt",
+    )  # fmt: skip
     result.policy.save(run / POLICY)
     metrics = evaluate_run(run, eval_episodes, train_seconds=result.train_seconds)
     return metrics
@@ -294,17 +322,7 @@ def train_dagger_run(
         "protege_version": protege.__version__,
         "config": asdict(cfg),
     }
-    run = Path(out)
-    if resume and (run / CONFIG).is_file():
-        previous = read_config(run)
-        if previous.get("config") != json.loads(json.dumps(config["config"])):
-            raise RunDirError(
-                f"{run / CONFIG}: the run was started with other settings; resume it with the "
-                "same flags, or start a new run with another --out"
-            )
-    else:
-        run = prepare_run_dir(out, overwrite=overwrite)
-        write_json_atomic(run / CONFIG, config)
+    run = open_run(out, config, overwrite, resume)
     rand = evaluate_returns(
         env_id, RandomPolicy(spaces.action, EVAL_SEED), eval_episodes, EVAL_SEED
     )

@@ -108,3 +108,48 @@ def test_min_updates_raises_the_epochs_on_a_small_dataset() -> None:
     _, demos = expert_demos("CartPole-v1", 1)  # 500 steps: 2 minibatches of 256 per epoch
     cfg = BCConfig(device="cpu", epochs=3, min_updates=40, val_fraction=0.0)
     assert len(train_bc(demos, env_spaces("CartPole-v1"), cfg).history) == 20
+
+
+class StopAt(Exception):
+    """Raised by a callback to cut training short, as a kill would."""
+
+
+def test_resumed_training_ends_with_the_policy_of_an_uninterrupted_one(tmp_path) -> None:  # noqa: ANN001
+    from protege.callbacks import Callback
+
+    _, demos = expert_demos("CartPole-v1", 2)
+    spaces = env_spaces("CartPole-v1")
+    cfg = BCConfig(device="cpu", epochs=30, patience=1000, hidden=(32,))
+    whole = train_bc(demos, spaces, cfg)
+
+    class Kill(Callback):
+        def on_iteration(self, i: int, metrics: dict[str, float]) -> None:
+            if i == 17:  # after the checkpoint of epoch 10 (0-based 9), before that of 20
+                raise StopAt
+
+    ckpt = tmp_path / "bc.pt"
+    with pytest.raises(StopAt):
+        train_bc(demos, spaces, cfg, [Kill()], checkpoint=ckpt, checkpoint_every=10)
+    seen: list[int] = []
+
+    class Record(Callback):
+        def on_iteration(self, i: int, metrics: dict[str, float]) -> None:
+            seen.append(i)
+
+    resumed = train_bc(demos, spaces, cfg, [Record()], checkpoint=ckpt, checkpoint_every=10)
+    assert seen == list(range(30))  # 10 replayed from the checkpoint, 20 trained
+    for pa, pb in zip(whole.policy.parameters(), resumed.policy.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    assert resumed.best_epoch == whole.best_epoch
+    assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in whole.history]
+
+
+def test_a_damaged_checkpoint_is_named_with_the_fix(tmp_path) -> None:  # noqa: ANN001
+    from protege.errors import RunDirError
+
+    _, demos = expert_demos("CartPole-v1", 1)
+    ckpt = tmp_path / "bc.pt"
+    ckpt.write_bytes(b"not a checkpoint")
+    with pytest.raises(RunDirError, match="bc.pt.*delete it"):
+        train_bc(demos, env_spaces("CartPole-v1"), BCConfig(device="cpu"), checkpoint=ckpt)
+    assert ckpt.read_bytes() == b"not a checkpoint"  # left as it was

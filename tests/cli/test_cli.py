@@ -175,3 +175,34 @@ def test_killed_collect_keeps_every_finished_episode(tmp_path: Path) -> None:
         proc.wait(timeout=30)
     trajs = load_trajectories(out, env_id="Pendulum-v1").trajectories  # validated in full
     assert len(trajs) >= 3 and all(len(t) == 200 for t in trajs)  # whole episodes only
+
+
+@pytest.mark.slow
+def test_bc_killed_mid_run_resumes_and_finishes(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    import csv
+    import os
+    import signal
+    import time
+
+    demos, out = tmp_path / "d.npz", tmp_path / "run"
+    assert run("collect", "CartPole-v1", "--episodes", "2", "--out", str(demos)) == 0
+    args = ["train", "bc", "--env", "CartPole-v1", "--demos", str(demos), "--out", str(out),
+            "--set", "epochs=600", "--set", "val_fraction=0", "--eval-episodes", "3"]  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "protege.cli.main", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (out / "checkpoints" / "bc.pt").is_file():
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert not (out / "metrics.json").exists()  # killed before the end
+    assert run(*args, "--resume") == 0
+    with (out / "progress.csv").open() as f:
+        epochs = [int(float(row["epoch"])) for row in csv.DictReader(f)]
+    assert epochs == list(range(600))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["return_mean"] >= 400
+    capsys.readouterr()
+    assert run(*args) == 2 and "--overwrite" in capsys.readouterr().err  # no silent restart

@@ -12,11 +12,13 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from protege.callbacks import Callback, CallbackList
+from protege.checkpoint import load_checkpoint, save_checkpoint
 from protege.data.types import Transitions
 from protege.envs import Spaces
 from protege.errors import ConfigError
@@ -108,10 +110,15 @@ def train_bc(
     cfg: BCConfig = BCConfig(),
     callbacks: Sequence[Callback] = (),
     policy: ActorPolicy | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 10,
 ) -> BCResult:
     """Fit a policy to the expert's (observation, action) pairs by maximum likelihood.
 
     policy: start from this policy (e.g. DAgger's previous round) instead of a fresh one.
+    checkpoint: a file for the whole training state, saved every `checkpoint_every` epochs;
+        when it exists, training resumes from it (the saved epochs' rows are replayed to
+        the callbacks) and ends with the same policy as a run never stopped.
     """
     if len(demos) == 0:
         raise ConfigError("behavioral cloning needs at least one demonstration step")
@@ -140,9 +147,20 @@ def train_bc(
     )
     history: list[dict[str, float]] = []
     best_val, best_epoch, best_state = float("inf"), 0, None
+    saved = load_checkpoint(checkpoint) if checkpoint and Path(checkpoint).is_file() else None
+    if saved is not None:
+        policy.load_state_dict(saved["policy"])
+        opt.load_state_dict(saved["optimizer"])
+        gen.set_state(saved["generator"])
+        history = [dict(row) for row in saved["history"]]
+        best_val, best_epoch, best_state = saved["best_val"], saved["best_epoch"], saved["best"]
     start, in_callbacks = time.perf_counter(), 0.0  # callback time is not training time
+    start -= history[-1]["seconds"] if history else 0.0
     cb.on_start(epochs, "epoch")
-    for epoch in range(epochs):
+    for i, row in enumerate(history):
+        cb.on_iteration(i, row)
+    stopped = bool(n_val and history and len(history) - 1 - best_epoch >= cfg.patience)
+    for epoch in range(len(history), len(history) if stopped else epochs):
         order = train_idx[torch.randperm(n_train, generator=gen).to(device)]
         total, batches = torch.zeros((), device=device), 0
         for b in range(0, n_train, cfg.batch_size):
@@ -166,6 +184,12 @@ def train_bc(
                 best_state = copy.deepcopy(policy.state_dict())
         row["seconds"] = time.perf_counter() - start - in_callbacks
         history.append(row)
+        if checkpoint is not None and (epoch + 1) % max(checkpoint_every, 1) == 0:
+            save_checkpoint(checkpoint, {
+                "policy": policy.state_dict(), "optimizer": opt.state_dict(),
+                "generator": gen.get_state(), "history": history, "best_val": best_val,
+                "best_epoch": best_epoch, "best": best_state,
+            })  # fmt: skip
         tick = time.perf_counter()
         cb.on_iteration(epoch, row)
         in_callbacks += time.perf_counter() - tick

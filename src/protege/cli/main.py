@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from protege.cli.adversarial import register as register_adversarial
 from protege.cli.record import register as register_record
 from protege.cli.tabular import register as register_tabular
 from protege.errors import ExpertError, ProtegeError
@@ -36,6 +37,7 @@ expert_app = typer.Typer(help="Make experts where no built-in one exists.", no_a
 app.add_typer(train_app, name="train")
 app.add_typer(expert_app, name="expert")
 register_tabular(train_app)
+register_adversarial(train_app)
 
 
 @train_app.callback(invoke_without_command=True)
@@ -168,6 +170,7 @@ def train_bc_cmd(
     set_: list[str] = typer.Option([], "--set", help="Override a BCConfig field: key=value."),
     eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
     overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run from its checkpoint."),
 ) -> None:
     """Behavioral cloning: fit the expert's state-to-action map."""
     from protege.algorithms.bc import BCConfig
@@ -177,7 +180,7 @@ def train_bc_cmd(
 
     cfg = apply_overrides(BCConfig(seed=seed), set_)
     metrics = train_bc_run(
-        env, demos, out, cfg, expert, eval_episodes, overwrite, [RichProgress("bc")]
+        env, demos, out, cfg, expert, eval_episodes, overwrite, [RichProgress("bc")], resume
     )
     console.print(metrics_table(metrics, f"BC on {env} vs the expert"))
     console.print(f"run written to {out}")
