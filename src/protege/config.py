@@ -16,6 +16,11 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+def _q(text: str) -> str:
+    """A user's text for an error message: as typed, or quoted when it would break the line."""
+    return text if text.isprintable() else repr(text)
+
+
 def _coerce(key: str, raw: str, tp: Any) -> Any:
     """Parse `raw` as type `tp` (bool, int, float, str, Literal, tuple[X, ...], X | None)."""
     origin = typing.get_origin(tp)
@@ -29,7 +34,9 @@ def _coerce(key: str, raw: str, tp: Any) -> Any:
         for choice in choices:
             if str(choice) == raw:
                 return choice
-        raise ConfigError(f"--set {key}={raw}: choose one of {', '.join(str(c) for c in choices)}")
+        raise ConfigError(
+            f"--set {_q(key)}={_q(raw)}: choose one of {', '.join(str(c) for c in choices)}"
+        )
     if origin is tuple:
         (item_tp, *_) = typing.get_args(tp)
         parts = [p for p in raw.replace("(", "").replace(")", "").split(",") if p.strip()]
@@ -45,8 +52,8 @@ def _coerce(key: str, raw: str, tp: Any) -> Any:
             return tp(raw)
     except ValueError:
         name = getattr(tp, "__name__", str(tp))
-        raise ConfigError(f"--set {key}={raw}: '{raw}' is not a valid {name}") from None
-    raise ConfigError(f"--set {key}: settings of type {tp} cannot be set from the command line")
+        raise ConfigError(f"--set {_q(key)}={_q(raw)}: not a valid {name}") from None
+    raise ConfigError(f"--set {_q(key)}: settings of type {tp} cannot be set from the command line")
 
 
 def apply_overrides(cfg: C, overrides: Sequence[str]) -> C:
@@ -61,16 +68,17 @@ def apply_overrides(cfg: C, overrides: Sequence[str]) -> C:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"--set '{item}': expected key=value, e.g. --set epochs=20")
+            raise ConfigError(f"--set {_q(item)}: expected key=value, e.g. --set epochs=20")
         head, dot, rest = key.partition(".")
         if head not in names:
             raise ConfigError(
-                f"--set {key}: unknown setting for {type(cfg).__name__}; known: {', '.join(names)}"
+                f"--set {_q(key)}: unknown setting for {type(cfg).__name__}; "
+                f"known: {', '.join(names)}"
             )
         if dot:
             nested = changes.get(head, getattr(cfg, head))
             if not dataclasses.is_dataclass(nested):
-                raise ConfigError(f"--set {key}: '{head}' has no settings inside it")
+                raise ConfigError(f"--set {_q(key)}: '{_q(head)}' has no settings inside it")
             changes[head] = apply_overrides(nested, [f"{rest}={raw}"])
             continue
         changes[key] = _coerce(key, raw.strip(), hints[key])

@@ -96,12 +96,12 @@ def rerun_from_config(
     """Train a new run from an earlier run's config.json alone: the same algorithm, env,
     demonstrations, expert and every setting, so on CPU the same metrics come out."""
     path = Path(config_path)
-    if path.is_dir():
-        path = path / CONFIG
-    config = read_json(path, "config.json")
-    missing = [k for k in ("algo", "env", "config") if k not in config]
-    if missing:
-        raise RunDirError(f"{path}: no {', '.join(missing)}; it was not written by protege train")
+    run_dir = path if path.is_dir() else path.parent
+    if not path.is_dir() and path.name != CONFIG:
+        raise RunDirError(f"{path}: a run's settings are in {CONFIG}; pass RUN_DIR/{CONFIG}")
+    config = read_config(run_dir)
+    if not isinstance(config.get("config"), dict):
+        raise RunDirError(f"{run_dir / CONFIG}: no 'config' settings; it cannot be re-run")
     algo, env_id = config["algo"], config["env"]
     episodes = int(config.get("eval_episodes", 20))
     if algo == "bc":

@@ -69,5 +69,13 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
 
 
 def read_config(run_dir: str | Path) -> dict[str, Any]:
-    """The run's config.json as a dict."""
-    return read_json(Path(run_dir) / CONFIG, "config.json")
+    """The run's config.json as a dict, with the fields every run has ("algo", "env")."""
+    path = Path(run_dir) / CONFIG
+    data = read_json(path, "config.json")
+    missing = [k for k in ("algo", "env") if not isinstance(data.get(k), str)]
+    if missing:
+        raise RunDirError(
+            f"{path}: no {' or '.join(repr(k) for k in missing)}; it was not written by "
+            "protege train, train again"
+        )
+    return data

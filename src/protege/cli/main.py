@@ -352,9 +352,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="protege")
     except ProtegeError as exc:
-        err_console.print(
-            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-        )
+        line = " ".join(str(exc).split())  # one line, whatever the message holds
+        err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")

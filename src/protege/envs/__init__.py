@@ -49,7 +49,7 @@ def make_env(env_id: str, **kwargs: Any) -> gym.Env:
         return _tabular_env(env_id, **kwargs)
     try:
         return gym.make(env_id, **kwargs)
-    except gym.error.Error as exc:
+    except (gym.error.Error, ValueError) as exc:  # ValueError: "module:" ids gym cannot import
         known = sorted(gym.registry)
         close = [k for k in known if env_id.split("-")[0].lower() in k.lower()][:5]
         hint = f" Did you mean: {', '.join(close)}?" if close else ""

@@ -1,0 +1,200 @@
+"""Property-based bad input (Hypothesis): corrupted, truncated, mistyped, mis-shaped and
+NaN-laden datasets, random `--set` values, unknown envs and broken run files.
+
+Every case must end in one `ProtegeError` (the CLI's one line and exit code 2) or load as
+valid data; never another exception, and the input file is never modified. The number of
+cases each property tries is `EXAMPLES`; the README's reliability section quotes the total.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from protege.algorithms.bc import BCConfig
+from protege.algorithms.dagger import DAggerConfig
+from protege.cli.main import main
+from protege.config import apply_overrides
+from protege.data import load_trajectories, rollout, save_trajectories
+from protege.envs import env_spaces
+from protege.errors import ProtegeError
+from protege.experts.scripted import scripted_expert
+
+EXAMPLES = 150
+FIELDS = ("obs", "acts", "rews", "lengths", "terminated", "truncated", "meta")
+tried: dict[str, int] = {}
+
+
+def digest(path: Path) -> str:
+    if path.is_dir():
+        return hashlib.sha256(
+            b"".join(p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file())
+        ).hexdigest()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def refused_or_valid(path: Path, env_id: str = "CartPole-v1") -> str | None:
+    """Load `path`; a refusal must be one ProtegeError line naming the file. Returns it."""
+    before = digest(path)
+    try:
+        load_trajectories(path, env_id=env_id)
+        message = None
+    except ProtegeError as exc:
+        message = str(exc)
+        assert path.name in message and "\n" not in message, message
+    assert digest(path) == before  # loading never writes
+    return message
+
+
+@pytest.fixture(scope="module")
+def valid_npz(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("valid") / "demos.npz"
+    trajs = rollout("CartPole-v1", scripted_expert("CartPole-v1").act, 2, seed=0)
+    save_trajectories(path, [t for t in trajs], "CartPole-v1", env_spaces("CartPole-v1"))
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield tmp_path_factory.mktemp("cases")
+
+
+def corrupt(arrays: dict[str, np.ndarray], data: st.DataObject) -> None:
+    """One random corruption of one field of a protege .npz."""
+    field = data.draw(st.sampled_from(FIELDS), label="field")
+    kind = data.draw(
+        st.sampled_from(["drop", "nan", "inf", "extra axis", "cut rows", "strings", "random",
+                         "huge", "negative", "empty"]),
+        label="kind",
+    )  # fmt: skip
+    a = arrays[field]
+    if kind == "drop":
+        del arrays[field]
+    elif kind in ("nan", "inf", "huge", "negative") and a.size:
+        value = {"nan": np.nan, "inf": np.inf, "huge": 1e300, "negative": -7}[kind]
+        b = a.astype(np.float64) if a.dtype.kind in "iub" else a.copy()
+        if b.dtype.kind == "f":
+            b.flat[data.draw(st.integers(0, b.size - 1), label="index")] = value
+        arrays[field] = b
+    elif kind == "extra axis":
+        arrays[field] = a[..., None]
+    elif kind == "cut rows" and a.ndim:
+        arrays[field] = a[: data.draw(st.integers(0, max(len(a) - 1, 0)), label="rows")]
+    elif kind == "strings":
+        arrays[field] = a.astype(str)
+    elif kind == "random":
+        shape = data.draw(st.lists(st.integers(0, 5), max_size=3), label="shape")
+        arrays[field] = np.asarray(
+            data.draw(st.lists(st.integers(-3, 3), min_size=int(np.prod(shape)),
+                               max_size=int(np.prod(shape))), label="values"),
+            dtype=np.int64,
+        ).reshape(shape)  # fmt: skip
+    elif kind == "empty":
+        arrays[field] = a[:0] if a.ndim else np.array([])
+
+
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(data=st.data())
+def test_corrupted_npz_fields_are_refused_in_one_line(
+    valid_npz: bytes, workdir: Path, data: st.DataObject
+) -> None:
+    with np.load(io.BytesIO(valid_npz)) as z:
+        arrays = dict(z)
+    corrupt(arrays, data)
+    path = workdir / "corrupt.npz"
+    with path.open("wb") as f:
+        np.savez(f, **arrays)
+    refused_or_valid(path)
+    tried["npz fields"] = tried.get("npz fields", 0) + 1
+
+
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(cut=st.floats(0.0, 1.0), flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)),
+                                                 max_size=4))  # fmt: skip
+def test_truncated_and_bit_flipped_files_are_refused(
+    valid_npz: bytes, workdir: Path, cut: float, flips: list[tuple[float, int]]
+) -> None:
+    raw = bytearray(valid_npz[: int(len(valid_npz) * cut)])
+    for where, byte in flips:
+        if raw:
+            raw[min(int(where * len(raw)), len(raw) - 1)] = byte
+    path = workdir / "damaged.npz"
+    path.write_bytes(bytes(raw))
+    assert refused_or_valid(path) is not None or bytes(raw) == valid_npz
+    tried["npz bytes"] = tried.get("npz bytes", 0) + 1
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(
+    key=st.sampled_from([*BCConfig.__dataclass_fields__, "nope", "bc.epochs", ""]),
+    value=st.text(max_size=12),
+)
+def test_set_values_are_applied_or_refused_with_a_config_error(key: str, value: str) -> None:
+    try:
+        apply_overrides(BCConfig(), [f"{key}={value}"])
+    except ProtegeError as exc:
+        assert "\n" not in str(exc)
+    try:
+        apply_overrides(DAggerConfig(), [f"{key}={value}", f"bc.{key}={value}"])
+    except ProtegeError as exc:
+        assert "\n" not in str(exc)
+    tried["--set"] = tried.get("--set", 0) + 1
+
+
+def cli(*args: str) -> int:
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@settings(max_examples=EXAMPLES // 3, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(env=st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1,
+                   max_size=20).filter(lambda s: not s.startswith("-")))  # fmt: skip
+def test_unknown_envs_are_one_line_and_exit_2(workdir: Path, capsys, env: str) -> None:  # noqa: ANN001
+    out = workdir / "never.npz"
+    capsys.readouterr()
+    assert cli("collect", env, "--episodes", "1", "--out", str(out)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+    tried["unknown env"] = tried.get("unknown env", 0) + 1
+
+
+@settings(max_examples=EXAMPLES // 3, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(text=st.one_of(
+    st.text(max_size=40), st.just("{}"), st.just('{"algo": "bc"}'),
+    st.builds(json.dumps, st.dictionaries(st.text(max_size=5), st.integers())),
+))  # fmt: skip
+def test_broken_run_files_are_one_line_and_exit_2(workdir: Path, capsys, text: str) -> None:  # noqa: ANN001
+    run = workdir / "run"
+    run.mkdir(exist_ok=True)
+    (run / "config.json").write_text(text)
+    before = digest(run)
+    capsys.readouterr()
+    assert cli("eval", str(run)) == 2
+    assert cli("train", "--config", str(run), "--out", str(workdir / "rerun")) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 2, err
+    assert digest(run) == before and not (workdir / "rerun").exists()
+    tried["run files"] = tried.get("run files", 0) + 1
+
+
+def test_the_count_of_cases_tried() -> None:
+    """Runs last in this module: every property above tried its cases."""
+    assert tried.get("npz fields", 0) >= EXAMPLES // 2
+    assert tried.get("--set", 0) >= EXAMPLES // 2
+    print(f"bad-input cases tried: {sum(tried.values())} {tried}")
