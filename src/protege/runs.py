@@ -34,6 +34,20 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
+def save_npy_atomic(path: Path, array: Any) -> None:
+    """np.save to a temporary sibling, then rename: the file is whole or absent."""
+    import numpy as np
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "item"):
         return obj.item()

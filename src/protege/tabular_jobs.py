@@ -41,7 +41,7 @@ from protege.algorithms.tabular.maxent import MaxEntConfig, maxent_irl
 from protege.callbacks import Callback, CallbackList, CSVLogger
 from protege.config import apply_overrides, config_from_dict
 from protege.data.storage import Demonstrations
-from protege.data.types import Trajectory, flatten_trajectories
+from protege.data.types import flatten_trajectories
 from protege.envs import is_tabular_spec
 from protege.envs.tabular import (
     TabularMDP,
@@ -54,15 +54,14 @@ from protege.envs.tabular import (
 from protege.errors import ConfigError, DatasetError, RunDirError
 from protege.evaluation import compare_with_expert
 from protege.evaluation.epic import epic_distance
-from protege.jobs import EVAL_SEED, load_demos
+from protege.jobs import CHECKPOINTS, EVAL_SEED, load_demos, open_run
 from protege.report import plot_grid_heatmaps
 from protege.runs import (
-    CONFIG,
     METRICS,
     PROGRESS,
-    prepare_run_dir,
     read_config,
     read_json,
+    save_npy_atomic,
     write_json_atomic,
 )
 
@@ -76,7 +75,8 @@ NO_LIMIT_EPISODE_STEPS = 500
 """Evaluation cuts episodes here on envs without a time limit (CliffWalking-v1), so that a
 learned policy walking in circles cannot stall `protege eval`."""
 
-Fit = Callable[[TabularMDP, Sequence[Trajectory], Any, Callable[[dict[str, float]], None]], Any]
+Fit = Callable[..., Any]
+"""(mdp, trajectories, cfg, on_iteration[, checkpoint=PATH]) -> a result (see TabularAlgo)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,8 @@ class TabularAlgo:
     fit: (mdp, trajectories, cfg, on_iteration) -> a result with `reward`, `policy`,
         `history`, `converged`.
     iterations, tol, seed: the config fields --iterations, --tol and --seed set (None: the
-        flag does not apply); unit: what one progress step is.
+        flag does not apply); unit: what one progress step is; resumable: `fit` accepts
+        `checkpoint=PATH` (checkpoints/irl.pt) and resumes from it (--resume).
     """
 
     config: Callable[[], Any]
@@ -96,6 +97,7 @@ class TabularAlgo:
     tol: str | None
     seed: str | None
     unit: str = "iteration"
+    resumable: bool = False  # fit takes checkpoint=PATH and resumes from it
 
     def total(self, cfg: Any) -> int:
         """Progress steps at most: iterations, or MCMC steps for Bayesian IRL."""
@@ -104,8 +106,11 @@ class TabularAlgo:
         return int(getattr(cfg, self.iterations)) if self.iterations else 1
 
 
-def _maxent(mdp: TabularMDP, demos: Any, cfg: Any, cb: Callable[[dict[str, float]], None]) -> Any:
-    return maxent_irl(mdp, demos, cfg, on_iteration=cb)
+def _maxent(
+    mdp: TabularMDP, demos: Any, cfg: Any, cb: Callable[[dict[str, float]], None],
+    checkpoint: Path | None = None,
+) -> Any:  # fmt: skip
+    return maxent_irl(mdp, demos, cfg, on_iteration=cb, checkpoint=checkpoint)
 
 
 TABULAR_ALGOS: dict[str, TabularAlgo] = {
@@ -117,9 +122,21 @@ TABULAR_ALGOS: dict[str, TabularAlgo] = {
     ),
     # Ziebart et al. 2008 and 2010.
     "maxent": TabularAlgo(
-        lambda: MaxEntConfig(causal=False), _maxent, "max_iterations", "tol", None
+        lambda: MaxEntConfig(causal=False),
+        _maxent,
+        "max_iterations",
+        "tol",
+        None,
+        resumable=True,
     ),
-    "mce": TabularAlgo(lambda: MaxEntConfig(causal=True), _maxent, "max_iterations", "tol", None),
+    "mce": TabularAlgo(
+        lambda: MaxEntConfig(causal=True),
+        _maxent,
+        "max_iterations",
+        "tol",
+        None,
+        resumable=True,
+    ),
     # Ramachandran & Amir 2007: --iterations is the posterior samples kept.
     "bayesian-irl": TabularAlgo(
         BayesianIRLConfig, bayesian_irl, "n_samples", None, "seed", unit="step"
@@ -240,13 +257,16 @@ def train_tabular_run(
     eval_episodes: int = 20,
     overwrite: bool = False,
     callbacks: Sequence[Callback] = (),
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Tabular IRL into a run directory, then the comparison with the optimal expert."""
+    """Tabular IRL into a run directory, then the comparison with the optimal expert.
+
+    MaxEnt and MCE IRL checkpoint every 10 iterations; `resume` continues from there.
+    """
     spec = _algo(algo)
     mdp = tabular_mdp(env_id)
     demos = load_demos(demos_path, env_id)
     _check_demos_env(demos, env_id, demos_path)
-    run = prepare_run_dir(out, overwrite=overwrite)
     config = {
         "algo": algo,
         "env": env_id,
@@ -259,7 +279,8 @@ def train_tabular_run(
         "protege_version": protege.__version__,
         "config": dataclasses.asdict(cfg),
     }
-    write_json_atomic(run / CONFIG, config)
+    run = open_run(out, config, overwrite, resume)
+    extra = {"checkpoint": run / CHECKPOINTS / "irl.pt"} if spec.resumable else {}
 
     progress = CallbackList([CSVLogger(run / PROGRESS), *callbacks])
     progress.on_start(spec.total(cfg), spec.unit)
@@ -273,7 +294,7 @@ def train_tabular_run(
         progress.on_iteration(step, records[-1])
 
     try:
-        result = spec.fit(mdp, demos.trajectories, cfg, on_iteration)
+        result = spec.fit(mdp, demos.trajectories, cfg, on_iteration, **extra)
     except DatasetError as exc:
         raise DatasetError(f"{demos_path}: {exc}") from None
     finally:
@@ -281,11 +302,11 @@ def train_tabular_run(
     train_seconds = time.perf_counter() - start
 
     reward = np.asarray(result.reward, dtype=np.float64)
-    np.save(run / REWARD, reward)
-    np.save(run / POLICY_NPY, np.asarray(result.policy, dtype=np.float64))
+    save_npy_atomic(run / REWARD, reward)
+    save_npy_atomic(run / POLICY_NPY, np.asarray(result.policy, dtype=np.float64))
     write_json_atomic(run / REWARD_INFO, _reward_info(algo, env_id, mdp, reward))
     if hasattr(result, "samples"):  # Bayesian IRL: the posterior samples behind the mean
-        np.save(run / "reward_samples.npy", result.samples)
+        save_npy_atomic(run / "reward_samples.npy", result.samples)
     if hasattr(result, "reward_net"):  # deep MaxEnt: the network, to score other features
         import torch
 

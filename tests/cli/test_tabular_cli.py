@@ -229,3 +229,33 @@ def test_compare_rewards_of_two_runs_and_the_true_reward(
     assert "EPIC" in capsys.readouterr().out
     assert run("compare-rewards", str(tmp_path / "mce"), str(tmp_path / "nope")) == 2
     assert "config.json" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_mce_killed_mid_run_resumes_and_finishes(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    demos, out = tmp_path / "g.npz", tmp_path / "run"
+    assert run("collect", "gridworld:30", "--expert", "optimal", "--episodes", "20",
+               "--out", str(demos)) == 0  # fmt: skip
+    args = ["train", "mce", "--env", "gridworld:30", "--demos", str(demos), "--out", str(out),
+            "--iterations", "1500", "--tol", "0", "--eval-episodes", "3"]  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "protege.cli.main", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (out / "checkpoints" / "irl.pt").is_file():
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert not (out / "metrics.json").exists()
+    assert run(*args, "--resume") == 0
+    with (out / "progress.csv").open() as f:
+        iterations = [int(float(row["iteration"])) for row in csv.DictReader(f)]
+    assert iterations == list(range(1500))
+    assert json.loads((out / "metrics.json").read_text())["iterations"] == 1500

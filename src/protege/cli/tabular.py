@@ -73,6 +73,9 @@ def _command(name: str) -> Callable[..., None]:
         ),
         eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
         overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
+        resume: bool = typer.Option(
+            False, help="maxent, mce: continue an interrupted run from its checkpoint."
+        ),
     ) -> None:
         from protege.callbacks import RichProgress
         from protege.cli.main import console, metrics_table
@@ -81,7 +84,7 @@ def _command(name: str) -> Callable[..., None]:
         cfg = build_config(name, iterations, tol, seed, set_)
         metrics = train_tabular_run(
             name, env, demos, out, cfg, seed, eval_episodes, overwrite,
-            [RichProgress(name, show="occupancy_l1")],
+            [RichProgress(name, show="occupancy_l1")], resume,
         )  # fmt: skip
         console.print(metrics_table(metrics, f"{name} on {env} vs the optimal expert"))
         corr = metrics["reward_correlation"]

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
@@ -120,12 +121,32 @@ class _Adam:
         return self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
+def _save(
+    path: str | Path, theta: np.ndarray, adam: _Adam | None, V: np.ndarray | None,
+    history: list[dict[str, float]],
+) -> None:  # fmt: skip
+    import torch  # only when checkpointing: the rest of this module is NumPy/SciPy
+
+    from protege.checkpoint import save_checkpoint
+
+    def tensor(a: np.ndarray | None) -> Any:
+        return None if a is None else torch.from_numpy(np.array(a, dtype=np.float64))
+
+    save_checkpoint(path, {
+        "theta": tensor(theta), "V_warm": tensor(V), "history": history,
+        "adam_m": tensor(adam.m if adam else None), "adam_v": tensor(adam.v if adam else None),
+        "adam_k": adam.k if adam else 0,
+    })  # fmt: skip
+
+
 def maxent_irl(
     mdp: TabularMDP,
     demos: ExpertDemos,
     cfg: MaxEntConfig = MaxEntConfig(),
     theta0: np.ndarray | None = None,
     on_iteration: Callable[[dict[str, float]], None] | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 10,
 ) -> MaxEntResult:
     """Fit r_θ = Φθ so that the soft-optimal policy matches the expert's feature expectations.
 
@@ -133,6 +154,9 @@ def maxent_irl(
         occupancy measure (S,) or (S, A), e.g. from `optimal_occupancy(mdp, soft=True)`.
     theta0: initial weights (d,), zeros by default.
     on_iteration: called with each history record as it is made (logging, progress).
+    checkpoint: a file for θ, the optimiser, the warm start and the history, saved every
+        `checkpoint_every` iterations; when it exists, fitting resumes from it (saved
+        records are replayed to `on_iteration`) and ends where an uninterrupted fit would.
     """
     rho_E = demo_occupancy(mdp, demos)  # (S,) expert state visitation frequencies
     mu_E = feature_expectations(mdp, rho_E)  # (d,) expert feature expectations
@@ -145,7 +169,19 @@ def maxent_irl(
     V_warm: np.ndarray | None = None
     soft: SoftValueResult | None = None
     converged = False
-    for k in range(cfg.max_iterations):
+    if checkpoint is not None and Path(checkpoint).is_file():
+        from protege.checkpoint import load_checkpoint
+
+        saved = load_checkpoint(checkpoint)
+        theta, history = saved["theta"].numpy(), [dict(r) for r in saved["history"]]
+        V_warm = None if saved["V_warm"] is None else saved["V_warm"].numpy()
+        if adam is not None and saved["adam_k"]:
+            adam.m, adam.v = saved["adam_m"].numpy(), saved["adam_v"].numpy()
+            adam.k = int(saved["adam_k"])
+        for record in history:
+            if on_iteration is not None:
+                on_iteration(record)
+    for k in range(len(history), cfg.max_iterations):
         reward = np.asarray(phi @ theta).ravel()  # r_θ(s) = θ·φ(s)
         soft = soft_value_iteration(
             mdp, reward, causal=cfg.causal, tol=cfg.soft_vi_tol, V0=V_warm, out=soft
@@ -170,6 +206,8 @@ def maxent_irl(
         if k == cfg.max_iterations - 1:
             break  # keep θ consistent with the policy and occupancy just evaluated
         theta = theta + (adam.step(grad) if adam is not None else cfg.lr * grad)
+        if checkpoint is not None and (k + 1) % max(checkpoint_every, 1) == 0:
+            _save(checkpoint, theta, adam, V_warm, history)
     assert soft is not None  # max_iterations >= 1
     return MaxEntResult(
         theta=theta,
