@@ -19,7 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from protege.cli.adversarial import register as register_adversarial
+from protege.cli.qlearning import register as register_qlearning
 from protege.cli.record import register as register_record
+from protege.cli.rl import register as register_rl
 from protege.cli.tabular import register as register_tabular
 from protege.errors import ExpertError, ProtegeError
 
@@ -37,6 +39,8 @@ expert_app = typer.Typer(help="Make experts where no built-in one exists.", no_a
 app.add_typer(train_app, name="train")
 app.add_typer(expert_app, name="expert")
 register_tabular(train_app)
+register_qlearning(train_app)
+register_rl(train_app)
 register_adversarial(train_app)
 
 
@@ -290,6 +294,18 @@ def compare_rewards_cmd(
 
     table.add_row(result["a"], result["b"], fmt(result["epic"]), fmt(result["pearson_distance"]))
     console.print(table)
+
+
+@app.command("report")
+def report_cmd(
+    run_dirs: list[Path] = typer.Argument(..., help="Run directories (several seeds aggregate)."),
+    out: Path = typer.Option(Path("report.html"), help="The HTML page to write."),
+) -> None:
+    """One self-contained HTML page (plots embedded) over run directories."""
+    from protege.html_report import write_report
+
+    path = write_report(run_dirs, out)
+    console.print(f"wrote {path} and {path.stem}_files/ (open the page in a browser)")
 
 
 @app.command("quickstart")
