@@ -308,6 +308,50 @@ def report_cmd(
     console.print(f"wrote {path} and {path.stem}_files/ (open the page in a browser)")
 
 
+@app.command("sweep")
+def sweep_cmd(
+    sweep_file: Path = typer.Argument(..., help="SWEEP.yaml: algos, envs, seeds, grid, set."),
+    out: Path = typer.Option(Path("runs"), help="Runs go to OUT/<sweep name>/."),
+    workers: int | None = typer.Option(None, min=1, help="Local processes (default: cores)."),
+    ray: bool = typer.Option(False, "--ray", help="Run the grid on Ray Tune instead."),
+    address: str | None = typer.Option(
+        None, help="With --ray: an existing cluster's address (default: start a local Ray)."
+    ),
+) -> None:
+    """Run a grid of runs (algorithms × envs × seeds × settings) and tabulate them.
+
+    Finished trials (a run dir with metrics.json) are kept: run the same sweep again to
+    finish an interrupted one.
+    """
+    from protege.sweep import (
+        aggregate,
+        load_sweep,
+        plan,
+        run_local,
+        run_ray,
+        write_results,
+    )  # fmt: skip
+
+    sweep = load_sweep(sweep_file)
+    console.print(f"sweep {sweep.name}: checking settings, preparing demonstrations")
+    trials = plan(sweep, out)
+    finished = sum((Path(t.run_dir) / "metrics.json").is_file() for t in trials)
+    console.print(f"{len(trials)} trials, {finished} already finished")
+    if ray:
+        results = run_ray(trials, address, out / sweep.name)
+    else:
+        with episode_progress("sweep", len(trials)) as progress:
+            task = progress.add_task("trials", total=len(trials))
+            results = run_local(trials, workers, on_done=lambda t, r: progress.advance(task))
+    rows = aggregate(trials, results)
+    md, table = write_results(rows, out / sweep.name)
+    console.print(md.read_text())
+    failed = [(t, r["error"]) for t, r in zip(trials, results, strict=True) if "error" in r]
+    for t, error in failed:
+        err_console.print(f"[red]failed[/] {t.run_dir}: {escape(error)}")
+    console.print(f"wrote {md} and {table}")
+
+
 @app.command("quickstart")
 def quickstart_cmd(
     out: Path | None = typer.Option(None, help="Directory for the demos and run (default: temp)."),

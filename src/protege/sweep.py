@@ -1,0 +1,380 @@
+"""`protege sweep SWEEP.yaml`: a grid of runs (algorithms × envs × seeds × settings), on a
+local pool of processes or on Ray Tune, aggregated into one table.
+
+    name: cartpole                      # runs go to OUT/<name>/<algo>__<env>__<settings>__s<seed>
+    algos: [bc, dagger]
+    envs: [CartPole-v1]
+    seeds: [0, 1, 2]
+    demos: {episodes: 10}               # collected once per env from its built-in expert,
+                                        # or a dataset per env: {CartPole-v1: demos.npz}
+    grid: {epochs: [20, 50]}            # --set values, crossed with everything above
+    set: {batch_size: 128}              # --set values for every run
+    eval_episodes: 10
+
+Every trial is an ordinary run directory; a trial whose `metrics.json` exists is finished,
+so running the same sweep again (after an interruption, locally or on Ray) only runs the
+unfinished ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+import os
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from protege.errors import ConfigError, ProtegeError
+from protege.runs import METRICS, read_json
+
+SWEEP_KEYS = {"name", "algos", "envs", "seeds", "demos", "grid", "set", "eval_episodes"}
+TABULAR = ("lp-irl", "apprenticeship", "maxent", "mce", "bayesian-irl", "deep-maxent")
+ALGOS = ("bc", "dagger", *TABULAR)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One run of the grid."""
+
+    algo: str
+    env: str
+    seed: int
+    overrides: tuple[str, ...]
+    run_dir: str
+    demos: str | None
+    eval_episodes: int
+
+    @property
+    def label(self) -> str:
+        """The settings that vary, for the results table."""
+        return " ".join(self.overrides) or "defaults"
+
+
+@dataclass
+class Sweep:
+    """A parsed SWEEP.yaml."""
+
+    name: str
+    algos: list[str]
+    envs: list[str]
+    seeds: list[int]
+    demos: dict[str, Any] = field(default_factory=lambda: {"episodes": 10})
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    fixed: dict[str, Any] = field(default_factory=dict)
+    eval_episodes: int = 10
+    source: str = "sweep"  # the file, for error messages
+
+
+def _as_list(value: Any, key: str, path: Path) -> list[Any]:
+    value = value if isinstance(value, list) else [value]
+    if not value:
+        raise ConfigError(f"{path}: '{key}' is empty; give at least one value")
+    return value
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and check SWEEP.yaml: every error names the file, the key and the fix."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such sweep file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with keys {', '.join(sorted(SWEEP_KEYS))}")
+    unknown = set(data) - SWEEP_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {', '.join(sorted(map(str, unknown)))}; "
+                          f"known: {', '.join(sorted(SWEEP_KEYS))}")  # fmt: skip
+    for key in ("algos", "envs"):
+        if key not in data:
+            raise ConfigError(f"{path}: '{key}' is missing, e.g. {key}: [...]")
+    algos = [str(a) for a in _as_list(data["algos"], "algos", path)]
+    for a in algos:
+        if a not in ALGOS:
+            raise ConfigError(f"{path}: algos: '{a}' is not one of {', '.join(ALGOS)}")
+    seeds = _as_list(data.get("seeds", [0]), "seeds", path)
+    if not all(isinstance(s, int) for s in seeds):
+        raise ConfigError(f"{path}: seeds must be integers, e.g. seeds: [0, 1, 2]")
+    grid = data.get("grid") or {}
+    fixed = data.get("set") or {}
+    demos = data.get("demos") or {"episodes": 10}
+    for key, value in (("grid", grid), ("set", fixed), ("demos", demos)):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: '{key}' must be a mapping, e.g. {key}: {{epochs: 20}}")
+    return Sweep(
+        name=str(data.get("name") or path.stem),
+        algos=algos,
+        envs=[str(e) for e in _as_list(data["envs"], "envs", path)],
+        seeds=seeds,
+        demos=demos,
+        grid={str(k): _as_list(v, f"grid.{k}", path) for k, v in grid.items()},
+        fixed={str(k): v for k, v in fixed.items()},
+        eval_episodes=int(data.get("eval_episodes", 10)),
+        source=str(path),
+    )
+
+
+def _override(key: str, value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        value = ",".join(map(str, value))
+    return f"{key}={value}"
+
+
+def plan(sweep: Sweep, out: Path) -> list[Trial]:
+    """The sweep's trials, settings checked first, then the demonstrations they need.
+
+    Paths are made absolute: Ray runs each trial in a working directory of its own.
+    """
+    out = Path(out).resolve()
+    expand(sweep, out, {})  # a bad setting fails before any demonstration is collected
+    return expand(sweep, out, prepare_demos(sweep, out))
+
+
+def expand(sweep: Sweep, out: Path, demos: dict[str, str | None]) -> list[Trial]:
+    """Every (algo, env, grid point, seed), checked by building its config now, so a bad
+    setting fails before anything runs."""
+    keys = sorted(sweep.grid)
+    points = list(itertools.product(*(sweep.grid[k] for k in keys))) or [()]
+    fixed = [_override(k, v) for k, v in sweep.fixed.items()]
+    trials = []
+    for algo, env, point, seed in itertools.product(sweep.algos, sweep.envs, points, sweep.seeds):
+        varying = tuple(_override(k, v) for k, v in zip(keys, point, strict=True))
+        overrides = (*fixed, *varying)
+        try:
+            build_config(algo, seed, overrides)
+        except ConfigError as exc:
+            raise ConfigError(f"{sweep.source}: {algo}: {exc}") from None
+        tag = "__".join(v.replace("/", "_").replace(",", "_") for v in varying)
+        name = "__".join(p for p in (algo, env.replace(":", "-"), tag, f"s{seed}") if p)
+        trials.append(Trial(algo, env, int(seed), overrides, str(out / sweep.name / name),
+                            demos.get(env), sweep.eval_episodes))  # fmt: skip
+    return trials
+
+
+def build_config(algo: str, seed: int, overrides: Sequence[str]) -> Any:
+    """The config dataclass of one trial."""
+    from protege.config import apply_overrides
+
+    if algo == "bc":
+        from protege.algorithms.bc import BCConfig
+
+        return apply_overrides(BCConfig(seed=seed), overrides)
+    if algo == "dagger":
+        from protege.algorithms.dagger import DAggerConfig
+
+        return apply_overrides(DAggerConfig(seed=seed), overrides)
+    from protege.tabular_jobs import build_config as tabular_config
+
+    return tabular_config(algo, None, None, seed, list(overrides))
+
+
+def prepare_demos(sweep: Sweep, out: Path) -> dict[str, str | None]:
+    """A dataset per env: the one given, or collected once from the env's built-in expert."""
+    from protege.jobs import collect, default_expert
+
+    needed = [a for a in sweep.algos if a != "dagger"]
+    paths: dict[str, str | None] = {}
+    for env in sweep.envs:
+        given = sweep.demos.get(env)
+        if given is not None:
+            paths[env] = str(Path(given).resolve()) if Path(given).exists() else str(given)
+            continue
+        if not needed:
+            paths[env] = None
+            continue
+        expert = (
+            sweep.demos.get("expert")
+            or default_expert(env)
+            or ("optimal" if env.split(":")[0] in ("gridworld", "objectworld", "garnet") else None)
+        )
+        if expert is None:
+            raise ConfigError(f"sweep '{sweep.name}': no built-in expert for {env}; give "
+                              f"demos: {{{env}: PATH}}")  # fmt: skip
+        path = out / sweep.name / "demos" / f"{env.replace(':', '-')}.npz"
+        if not path.is_file():
+            collect(env, expert, int(sweep.demos.get("episodes", 10)), path, seed=0)
+        paths[env] = str(path)
+    return paths
+
+
+def run_trial(trial: Trial) -> dict[str, Any]:
+    """Train one trial into its run directory (a finished one is only read)."""
+    done = Path(trial.run_dir) / METRICS
+    if done.is_file():
+        return read_json(done, METRICS)
+    cfg = build_config(trial.algo, trial.seed, trial.overrides)
+    if trial.algo == "bc":
+        from protege.jobs import train_bc_run
+
+        assert trial.demos is not None
+        return train_bc_run(trial.env, trial.demos, trial.run_dir, cfg, None,
+                            trial.eval_episodes, overwrite=True)  # fmt: skip
+    if trial.algo == "dagger":
+        from protege.jobs import default_expert, train_dagger_run
+
+        expert = default_expert(trial.env)
+        if expert is None:
+            raise ConfigError(f"dagger on {trial.env}: no built-in expert to query")
+        return train_dagger_run(trial.env, expert, trial.run_dir, cfg, trial.eval_episodes,
+                                overwrite=True)  # fmt: skip
+    from protege.tabular_jobs import train_tabular_run
+
+    assert trial.demos is not None
+    return train_tabular_run(trial.algo, trial.env, trial.demos, trial.run_dir, cfg,
+                             trial.seed, trial.eval_episodes, overwrite=True)  # fmt: skip
+
+
+def _worker_init() -> None:
+    """One torch thread per worker: the pool already uses every core."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _safe(trial: Trial) -> dict[str, Any]:
+    try:
+        return run_trial(trial)
+    except ProtegeError as exc:
+        return {"error": str(exc)}
+
+
+def run_local(
+    trials: Sequence[Trial], workers: int | None = None,
+    on_done: Callable[[Trial, dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Run trials on a pool of processes (default: one per core); results in trial order."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(trials)))
+    results: list[dict[str, Any]] = [{} for _ in trials]
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+                             initializer=_worker_init) as pool:  # fmt: skip
+        futures = {pool.submit(_safe, t): i for i, t in enumerate(trials)}
+        for future in as_completed(futures):
+            i = futures[future]
+            results[i] = future.result()
+            if on_done is not None:
+                on_done(trials[i], results[i])
+    return results
+
+
+def run_ray(trials: Sequence[Trial], address: str | None, storage: Path) -> list[dict[str, Any]]:
+    """Hand the trials to Ray Tune (a local instance, or the cluster at `address`), one CPU
+    each; the run directories stay the record, so results are read back from them."""
+    try:
+        import ray
+        from ray import tune
+    except ImportError:
+        raise ConfigError(
+            "--ray needs Ray Tune: pip install 'protege[ray]' (or leave out --ray)"
+        ) from None
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})  # fmt: skip
+    try:
+
+        def trainable(config: dict[str, Any]) -> dict[str, Any]:
+            metrics = _safe(Trial(**config["trial"]))
+            return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+
+        tuner = tune.Tuner(
+            tune.with_resources(trainable, {"cpu": 1}),
+            param_space={"trial": tune.grid_search([asdict(t) for t in trials])},
+            run_config=tune.RunConfig(
+                storage_path=str(storage.resolve()), name="tune", verbose=0
+            ),  # fmt: skip
+        )
+        tuner.fit()
+    finally:
+        if started:
+            ray.shutdown()
+    return [_read_result(t) for t in trials]
+
+
+def _read_result(trial: Trial) -> dict[str, Any]:
+    path = Path(trial.run_dir) / METRICS
+    return read_json(path, METRICS) if path.is_file() else {"error": "did not finish"}
+
+
+def _ci(values: list[float]) -> tuple[float, float]:
+    arr = np.asarray(values, dtype=np.float64)
+    if len(arr) < 2:
+        return float(arr.mean()), math.nan
+    half = stats.t.ppf(0.975, len(arr) - 1) * arr.std(ddof=1) / math.sqrt(len(arr))
+    return float(arr.mean()), float(half)
+
+
+def aggregate(trials: Sequence[Trial], results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (algo, env, settings): mean and 95% CI over seeds."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for t, r in zip(trials, results, strict=True):
+        groups[(t.algo, t.env, t.label)].append(r)
+    rows = []
+    for (algo, env, label), rs in groups.items():
+        ok = [r for r in rs if "error" not in r and "return_mean" in r]
+        row: dict[str, Any] = {"algo": algo, "env": env, "settings": label, "seeds": len(ok),
+                               "failed": len(rs) - len(ok)}  # fmt: skip
+        for key in ("return_mean", "normalized_score", "expert_return_mean",
+                    "random_return_mean"):  # fmt: skip
+            values = [float(r[key]) for r in ok if isinstance(r.get(key), (int, float))]
+            row[key], row[f"{key}_ci95"] = _ci(values) if values else (math.nan, math.nan)
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The results as a markdown table (mean ± 95% CI over seeds)."""
+
+    def pm(row: dict[str, Any], key: str) -> str:
+        mean, ci = row[key], row[f"{key}_ci95"]
+        if math.isnan(mean):
+            return "–"
+        return f"{mean:.3g}" if math.isnan(ci) else f"{mean:.3g} ± {ci:.2g}"
+
+    lines = ["| algo | env | settings | seeds | return | normalised score | expert | random |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in rows:
+        seeds = f"{r['seeds']}" + (f" ({r['failed']} failed)" if r["failed"] else "")
+        cells = [
+            r["algo"],
+            r["env"],
+            r["settings"],
+            seeds,
+            *(
+                pm(r, k)
+                for k in (
+                    "return_mean",
+                    "normalized_score",
+                    "expert_return_mean",
+                    "random_return_mean",
+                )
+            ),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(rows: Sequence[dict[str, Any]], directory: Path) -> tuple[Path, Path]:
+    """results.md and results.csv in the sweep's directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    md, table = directory / "results.md", directory / "results.csv"
+    md.write_text(markdown(rows))
+    with table.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["algo"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return md, table

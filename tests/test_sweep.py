@@ -1,0 +1,100 @@
+"""`protege sweep`: a grid of runs on a local pool or Ray, resumable, tabulated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from protege.cli.main import main
+
+SWEEP = """
+name: grid
+algos: [bc]
+envs: [CartPole-v1]
+seeds: [0, 1]
+demos: {episodes: 2}
+grid: {epochs: [2, 30]}
+set: {batch_size: 128}
+eval_episodes: 3
+"""
+
+
+def run(*args: str) -> int:
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def trial_dirs(out: Path) -> list[Path]:
+    return sorted(p for p in (out / "grid").iterdir() if p.name.startswith("bc__"))
+
+
+def results(out: Path) -> list[str]:
+    return [line for line in (out / "grid" / "results.md").read_text().splitlines()
+            if line.startswith("| bc")]  # fmt: skip
+
+
+def test_local_sweep_runs_the_grid_and_resumes_only_what_is_unfinished(tmp_path: Path) -> None:
+    spec, out = tmp_path / "sweep.yaml", tmp_path / "runs"
+    spec.write_text(SWEEP)
+    assert run("sweep", str(spec), "--out", str(out), "--workers", "2") == 0
+    dirs = trial_dirs(out)
+    assert [d.name for d in dirs] == [
+        "bc__CartPole-v1__epochs=2__s0", "bc__CartPole-v1__epochs=2__s1",
+        "bc__CartPole-v1__epochs=30__s0", "bc__CartPole-v1__epochs=30__s1",
+    ]  # fmt: skip
+    config = json.loads((dirs[2] / "config.json").read_text())["config"]
+    assert (config["epochs"], config["batch_size"], config["seed"]) == (30, 128, 0)
+    rows = results(out)
+    assert len(rows) == 2 and all("| 2 |" in r for r in rows)  # two seeds per setting
+    assert "30" in rows[1] and float(rows[1].split("|")[5].split("±")[0]) > 400
+
+    # an interrupted sweep: one trial never finished; only that one runs again
+    (dirs[0] / "metrics.json").unlink()
+    stamps = {d: (d / "metrics.json").stat().st_mtime_ns for d in dirs[1:]}
+    assert run("sweep", str(spec), "--out", str(out), "--workers", "2") == 0
+    assert (dirs[0] / "metrics.json").is_file()
+    assert all((d / "metrics.json").stat().st_mtime_ns == s for d, s in stamps.items())
+    assert results(out) == rows  # the same numbers: trials are deterministic
+
+
+@pytest.mark.slow
+def test_ray_sweep_on_a_local_instance_gives_the_local_numbers(tmp_path: Path) -> None:
+    pytest.importorskip("ray.tune")
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(SWEEP)
+    assert run("sweep", str(spec), "--out", str(tmp_path / "local"), "--workers", "2") == 0
+    assert run("sweep", str(spec), "--out", str(tmp_path / "ray"), "--ray") == 0
+    assert len(trial_dirs(tmp_path / "ray")) == 4
+    assert results(tmp_path / "ray") == results(tmp_path / "local")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("algos: [bc]\nenvs: [CartPole-v1]\nepochs: 3\n", "unknown keys epochs"),
+        ("algos: [gail2]\nenvs: [CartPole-v1]\n", "'gail2' is not one of"),
+        ("algos: [bc]\n", "'envs' is missing"),
+        ("algos: [bc]\nenvs: [CartPole-v1]\ngrid: {epoch: [1, 2]}\n", "epoch"),
+        ("algos: [bc]\nenvs: [CartPole-v1]\nseeds: [a]\n", "seeds must be integers"),
+        ("algos: [bc\n", "not valid YAML"),
+        ("- 1\n- 2\n", "expected a mapping"),
+    ],
+)
+def test_bad_sweep_files_are_one_line_and_exit_2(
+    tmp_path: Path,
+    capsys,
+    text: str,
+    message: str,  # noqa: ANN001
+) -> None:
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(text)
+    assert run("sweep", str(spec), "--out", str(tmp_path / "runs")) == 2
+    err = capsys.readouterr().err
+    assert message in err and "sweep.yaml" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()  # refused before anything was written
