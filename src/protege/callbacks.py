@@ -11,7 +11,7 @@ import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from rich.progress import (
     BarColumn,
@@ -76,6 +76,44 @@ class CSVLogger(Callback):
     def on_end(self, metrics: dict[str, float]) -> None:
         if self._file is not None:
             self._file.close()
+
+
+class TensorBoardLogger(Callback):
+    """Writes every numeric metric as a TensorBoard scalar (`tensorboard --logdir DIR`).
+
+    x axis: the iteration's `step` (env steps) when the trainer logs one, else its index.
+    Needs the `tensorboard` package (`pip install 'protege[tensorboard]'`).
+    """
+
+    def __init__(self, log_dir: str | Path) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            from protege.errors import ConfigError
+
+            raise ConfigError(
+                "--tensorboard needs the tensorboard package: pip install 'protege[tensorboard]'"
+            ) from None
+        self._make = lambda: SummaryWriter(str(log_dir))
+        self.writer: Any = None  # made when training starts: nothing is written before
+
+    def on_start(self, total: int, unit: str) -> None:
+        if self.writer is None:
+            self.writer = self._make()
+
+    def on_iteration(self, i: int, metrics: dict[str, float]) -> None:
+        if self.writer is None:
+            self.on_start(0, "")
+        step = int(metrics.get("step", i))
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and key not in ("step", "iteration"):
+                self.writer.add_scalar(key, value, step)
+        self.writer.flush()
+
+    def on_end(self, metrics: dict[str, float]) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
 class RichProgress(Callback):

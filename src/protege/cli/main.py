@@ -18,10 +18,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from protege.cli.adversarial import register as register_adversarial
-from protege.cli.qlearning import register as register_qlearning
+from protege.callbacks import Callback
 from protege.cli.record import register as register_record
-from protege.cli.rl import register as register_rl
 from protege.cli.tabular import register as register_tabular
 from protege.errors import ExpertError, ProtegeError
 
@@ -39,9 +37,6 @@ expert_app = typer.Typer(help="Make experts where no built-in one exists.", no_a
 app.add_typer(train_app, name="train")
 app.add_typer(expert_app, name="expert")
 register_tabular(train_app)
-register_qlearning(train_app)
-register_rl(train_app)
-register_adversarial(train_app)
 
 
 @train_app.callback(invoke_without_command=True)
@@ -80,6 +75,19 @@ register_record(app)
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+TENSORBOARD_HELP = "Also log every metric for TensorBoard, to RUN_DIR/tensorboard."
+
+
+def trainer_callbacks(name: str, show: str, out: Path, tensorboard: bool = False) -> list[Callback]:
+    """A trainer's progress bar, plus a TensorBoard logger in the run dir when asked."""
+    from protege.callbacks import RichProgress, TensorBoardLogger
+
+    callbacks: list[Callback] = [RichProgress(name, show=show)]
+    if tensorboard:
+        callbacks.append(TensorBoardLogger(Path(out) / "tensorboard"))
+    return callbacks
 
 
 def episode_progress(description: str, total: int) -> Progress:
@@ -175,16 +183,17 @@ def train_bc_cmd(
     eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
     overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
     resume: bool = typer.Option(False, help="Continue an interrupted run from its checkpoint."),
+    tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
 ) -> None:
     """Behavioral cloning: fit the expert's state-to-action map."""
     from protege.algorithms.bc import BCConfig
-    from protege.callbacks import RichProgress
     from protege.config import apply_overrides
     from protege.jobs import train_bc_run
 
     cfg = apply_overrides(BCConfig(seed=seed), set_)
+    callbacks = trainer_callbacks("bc", "loss", out, tensorboard)
     metrics = train_bc_run(
-        env, demos, out, cfg, expert, eval_episodes, overwrite, [RichProgress("bc")], resume
+        env, demos, out, cfg, expert, eval_episodes, overwrite, callbacks, resume
     )
     console.print(metrics_table(metrics, f"BC on {env} vs the expert"))
     console.print(f"run written to {out}")
@@ -214,18 +223,18 @@ def train_dagger_cmd(
     keymap: Path | None = typer.Option(
         None, "--keymap", help="--expert human: a JSON key map (see `protege record --help`)."
     ),
+    tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
 ) -> None:
     """DAgger: query the expert on the learner's own states, aggregate, re-fit by BC."""
     from protege.algorithms.dagger import DAggerConfig
-    from protege.callbacks import RichProgress
     from protege.config import apply_overrides
     from protege.jobs import train_dagger_run
 
     base = DAggerConfig(rounds=rounds, labels_per_round=labels_per_round, seed=seed)
     cfg = apply_overrides(base, set_)
-    progress = RichProgress("dagger", show="normalized_score")
+    callbacks = trainer_callbacks("dagger", "normalized_score", out, tensorboard)
     metrics = train_dagger_run(
-        env, expert, out, cfg, eval_episodes, overwrite, resume, [progress], fps=fps, keymap=keymap
+        env, expert, out, cfg, eval_episodes, overwrite, resume, callbacks, fps=fps, keymap=keymap
     )
     console.print(rounds_table(metrics["rounds"], f"DAgger on {env}: score per round"))
     console.print(metrics_table(metrics, f"DAgger on {env} vs the expert"))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+TENSORBOARD_HELP = "Also log every metric for TensorBoard, to RUN_DIR/tensorboard."
 ENV_HELP = (
     "A toy-text id (FrozenLake-v1, CliffWalking-v1, Taxi-v4) or a tabular spec: gridworld:N, "
     "gridworld:RxC, objectworld:N, garnet:S[:A:B]."
@@ -76,15 +77,15 @@ def _command(name: str) -> Callable[..., None]:
         resume: bool = typer.Option(
             False, help="maxent, mce: continue an interrupted run from its checkpoint."
         ),
+        tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
     ) -> None:
-        from protege.callbacks import RichProgress
-        from protege.cli.main import console, metrics_table
+        from protege.cli.main import console, metrics_table, trainer_callbacks
         from protege.tabular_jobs import build_config, train_tabular_run
 
         cfg = build_config(name, iterations, tol, seed, set_)
         metrics = train_tabular_run(
             name, env, demos, out, cfg, seed, eval_episodes, overwrite,
-            [RichProgress(name, show="occupancy_l1")], resume,
+            trainer_callbacks(name, "occupancy_l1", out, tensorboard), resume,
         )  # fmt: skip
         console.print(metrics_table(metrics, f"{name} on {env} vs the optimal expert"))
         corr = metrics["reward_correlation"]
