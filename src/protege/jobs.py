@@ -25,6 +25,7 @@ from protege.data.rollout import Policy, RandomPolicy, rollout
 from protege.data.storage import (
     DatasetWriter,
     Demonstrations,
+    check_fits_in_memory,
     load_trajectories,
     save_trajectories,
 )
@@ -75,6 +76,10 @@ def collect(
     """
     spaces = env_spaces(env_id)  # first: an unknown env is the clearer error
     policy = load_expert(expert, env_id)
+    horizon = episode_limit(env_id)
+    if horizon is not None:  # rollouts and the writer hold about three copies of the data
+        need = 3 * episodes * (horizon + 1) * step_bytes(spaces)
+        check_fits_in_memory(str(out), need, f"{episodes} episodes of up to {horizon} steps")
     writer = DatasetWriter(out, env_id, spaces, overwrite=overwrite)
 
     def finished(i: int, traj: Trajectory) -> None:
@@ -117,6 +122,26 @@ def rerun_from_config(
 
         return rerun_tabular(config, out, overwrite, callbacks)
     raise RunDirError(f"{path}: algo '{algo}' cannot be re-run from its config yet")
+
+
+def episode_limit(env_id: str) -> int | None:
+    """The env's time limit (max_episode_steps), if it has one."""
+    env = make_env(env_id)
+    try:
+        return env.spec.max_episode_steps if env.spec is not None else None
+    finally:
+        env.close()
+
+
+def step_bytes(spaces: Any) -> int:
+    """Bytes one stored step takes: an observation and an action."""
+
+    def size(sample: Any) -> int:
+        if isinstance(sample, dict):
+            return sum(size(v) for v in sample.values())
+        return int(np.asarray(sample).nbytes)
+
+    return size(spaces.observation.sample()) + size(spaces.action.sample())
 
 
 def load_demos(demos: str | Path, env_id: str) -> Demonstrations:

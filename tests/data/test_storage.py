@@ -566,3 +566,29 @@ def test_writer_killed_mid_write_keeps_the_added_episodes(tmp_path: Path, name: 
     demos = load_trajectories(out, env_id="CartPole-v1")
     expected = rollout("CartPole-v1", balance, 3, seed=0)
     assert_same(expected, demos.trajectories)
+
+
+def test_a_dataset_larger_than_memory_is_refused_before_reading(
+    cartpole_npz: Path, cartpole_minari: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import protege.data.storage as storage
+
+    monkeypatch.setattr(storage, "available_memory", lambda: 1000)  # bytes
+    fails(cartpole_npz, "GiB", "memory is available", "split the dataset")
+    before = digest(cartpole_minari / "data" / "main_data.hdf5")
+    with pytest.raises(DatasetError, match="split the dataset"):
+        load_trajectories(cartpole_minari)
+    assert digest(cartpole_minari / "data" / "main_data.hdf5") == before
+
+
+def test_a_collect_that_cannot_fit_in_memory_is_refused_before_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import protege.data.storage as storage
+    from protege.jobs import collect
+
+    monkeypatch.setattr(storage, "available_memory", lambda: 10 * 2**20)  # 10 MiB
+    with pytest.raises(DatasetError, match="20000 episodes of up to 500 steps"):
+        collect("CartPole-v1", "scripted", 20_000, tmp_path / "d.npz")
+    assert not (tmp_path / "d.npz").exists()
+    collect("CartPole-v1", "scripted", 2, tmp_path / "d.npz")  # small ones still go

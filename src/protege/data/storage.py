@@ -463,6 +463,30 @@ def _load_npz(path: Path, name: str, env_id: str | None, want: Spaces | None) ->
     return Demonstrations(flat.trajectories(), file_env, spaces, name)
 
 
+def available_memory() -> int:
+    """Bytes of memory the system can still give (MemAvailable), or a large number when
+    the platform does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 62
+
+
+def check_fits_in_memory(name: str, nbytes: int, what: str = "its arrays") -> None:
+    """Refuse, before reading, data that would not fit in memory (it would crash mid-way)."""
+    free = available_memory()
+    if nbytes > 0.8 * free:
+        raise DatasetError(
+            f"{name}: {what} need {nbytes / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB of "
+            "memory is available; split the dataset into smaller files (fewer episodes each) "
+            "or use a machine with more memory"
+        )
+
+
 def _read_npz(ctx: Context, path: Path) -> dict[str, np.ndarray]:
     """Every array of the file (opened read-only, no pickles), or 'cannot read'."""
     fix = "it is corrupted, truncated or not a .npz file; collect or copy it again"
@@ -474,6 +498,8 @@ def _read_npz(ctx: Context, path: Path) -> dict[str, np.ndarray]:
         raise DatasetError(f"{ctx.name}: holds a single array, not a .npz archive; {fix}")
     arrays = {}
     with npz:
+        if npz.zip is not None:  # uncompressed sizes, from the archive's directory
+            check_fits_in_memory(ctx.name, sum(i.file_size for i in npz.zip.infolist()))
         for key in npz.files:
             try:
                 value = npz[key]
@@ -623,7 +649,10 @@ def _load_minari(
     if total == 0:
         ctx.fail("total_episodes", "is 0: the dataset holds no episodes", "collect it again")
     if meta.get("data_format") == "hdf5":
-        _check_hdf5(ctx, data_dir / "main_data.hdf5", total, spaces)
+        hdf5 = data_dir / "main_data.hdf5"
+        if hdf5.is_file():
+            check_fits_in_memory(name, hdf5.stat().st_size)
+        _check_hdf5(ctx, hdf5, total, spaces)
     try:
         episodes = list(storage.get_episodes(range(total)))
     except _READ_ERRORS as exc:
