@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run as cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protege.algorithms.bc import BCConfig
 from protege.algorithms.dagger import DAggerConfig
-from protege.cli.main import main
 from protege.config import apply_overrides
 from protege.data import load_trajectories, rollout, save_trajectories
 from protege.envs import env_spaces
@@ -149,14 +149,6 @@ def test_set_values_are_applied_or_refused_with_a_config_error(key: str, value: 
     except ProtegeError as exc:
         assert "\n" not in str(exc)
     tried["--set"] = tried.get("--set", 0) + 1
-
-
-def cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @settings(max_examples=EXAMPLES // 3, deadline=None,

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from protege.cli.main import main
+from helpers import run
 
 SWEEP = """
 name: grid
@@ -19,14 +18,6 @@ grid: {epochs: [2, 30]}
 set: {batch_size: 128}
 eval_episodes: 3
 """
-
-
-def run(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def trial_dirs(out: Path) -> list[Path]:

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from protege.cli.main import main
+from helpers import kill_when, run
 
 METRIC_KEYS = {
     "return_mean",
@@ -20,14 +19,6 @@ METRIC_KEYS = {
     "episodes",
     "train_seconds",
 }
-
-
-def run(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_collect_train_eval_writes_a_complete_run_dir(tmp_path: Path, capsys) -> None:  # noqa: ANN001
@@ -152,27 +143,11 @@ def test_minari_dataset_at_a_relative_path(tmp_path: Path, monkeypatch) -> None:
 
 @pytest.mark.slow
 def test_killed_collect_keeps_every_finished_episode(tmp_path: Path) -> None:
-    import os
-    import signal
-    import time
-
     from protege.data import load_trajectories
 
     out = tmp_path / "demos.npz"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "protege.cli.main", "collect", "Pendulum-v1", "--episodes",
-         "100000", "--out", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if out.is_file() and len(load_trajectories(out).trajectories) >= 3:
-                break
-            time.sleep(0.2)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    kill_when(["collect", "Pendulum-v1", "--episodes", "100000", "--out", str(out)],
+              lambda: out.is_file() and len(load_trajectories(out).trajectories) >= 3)  # fmt: skip
     trajs = load_trajectories(out, env_id="Pendulum-v1").trajectories  # validated in full
     assert len(trajs) >= 3 and all(len(t) == 200 for t in trajs)  # whole episodes only
 
@@ -180,23 +155,12 @@ def test_killed_collect_keeps_every_finished_episode(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_bc_killed_mid_run_resumes_and_finishes(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     import csv
-    import os
-    import signal
-    import time
 
     demos, out = tmp_path / "d.npz", tmp_path / "run"
     assert run("collect", "CartPole-v1", "--episodes", "2", "--out", str(demos)) == 0
     args = ["train", "bc", "--env", "CartPole-v1", "--demos", str(demos), "--out", str(out),
             "--set", "epochs=600", "--set", "val_fraction=0", "--eval-episodes", "3"]  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "protege.cli.main", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (out / "checkpoints" / "bc.pt").is_file():
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    kill_when(args, (out / "checkpoints" / "bc.pt").is_file)
     assert not (out / "metrics.json").exists()  # killed before the end
     assert run(*args, "--resume") == 0
     with (out / "progress.csv").open() as f:

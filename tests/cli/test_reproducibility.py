@@ -8,18 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from protege.cli.main import main
+from helpers import run
 
 TIMING = {"train_seconds", "evaluated_at"}
-
-
-def run(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def metrics(run_dir: Path) -> dict:

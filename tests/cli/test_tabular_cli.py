@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import kill_when, run
 
-from protege.cli.main import main
 from protege.cli.tabular import COMMANDS
 from protege.data.storage import load_trajectories
 from protege.envs import make_env
@@ -37,14 +37,6 @@ METRIC_KEYS = {
 }
 RUN_FILES = ("config.json", "reward.npy", "reward.json", "policy.npy", "progress.csv",
              "metrics.json", "heatmaps.png")  # fmt: skip
-
-
-def run(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture(scope="module")
@@ -233,26 +225,12 @@ def test_compare_rewards_of_two_runs_and_the_true_reward(
 
 @pytest.mark.slow
 def test_mce_killed_mid_run_resumes_and_finishes(tmp_path: Path, capsys) -> None:  # noqa: ANN001
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     demos, out = tmp_path / "g.npz", tmp_path / "run"
     assert run("collect", "gridworld:30", "--expert", "optimal", "--episodes", "20",
                "--out", str(demos)) == 0  # fmt: skip
     args = ["train", "mce", "--env", "gridworld:30", "--demos", str(demos), "--out", str(out),
             "--iterations", "1500", "--tol", "0", "--eval-episodes", "3"]  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "protege.cli.main", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (out / "checkpoints" / "irl.pt").is_file():
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    kill_when(args, (out / "checkpoints" / "irl.pt").is_file)
     assert not (out / "metrics.json").exists()
     assert run(*args, "--resume") == 0
     with (out / "progress.csv").open() as f:

@@ -6,18 +6,9 @@ import csv
 from pathlib import Path
 
 import pytest
-
-from protege.cli.main import main
+from helpers import run
 
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
-
-
-def run(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def scalars(log_dir: Path, tag: str) -> list[tuple[int, float]]:
