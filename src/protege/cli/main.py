@@ -19,7 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from protege.callbacks import Callback
+from protege.cli.qlearning import register as register_qlearning
 from protege.cli.record import register as register_record
+from protege.cli.rl import register as register_rl
 from protege.cli.tabular import register as register_tabular
 from protege.errors import ExpertError, ProtegeError
 
@@ -37,6 +39,8 @@ expert_app = typer.Typer(help="Make experts where no built-in one exists.", no_a
 app.add_typer(train_app, name="train")
 app.add_typer(expert_app, name="expert")
 register_tabular(train_app)
+register_qlearning(train_app)
+register_rl(train_app)
 
 
 @train_app.callback(invoke_without_command=True)

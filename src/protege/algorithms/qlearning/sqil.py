@@ -1,0 +1,145 @@
+"""SQIL: imitation by soft Q-learning with reward 1 on expert steps and 0 on the learner's
+(Reddy, Dragan & Levine 2020, ICLR).
+
+Every update draws as many expert as own transitions and minimises the squared soft
+Bellman error against a target critic,
+
+    δ = Q(s, a) − (r + γ·(1 − terminal)·V_target(s')),   r = 1 (expert), 0 (learner),
+
+DQN-style for Discrete actions (policy softmax(Q/α)) and SAC-style for Box actions (twin
+critics, actor trained by SAC's actor objective). SQIL needs the learner's own
+transitions, so it always runs online.
+
+    result = train_sqil(flatten_trajectories(demos), env_spaces("CartPole-v1"),
+                        SQILConfig(), env="CartPole-v1")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from protege.algorithms.qlearning.learner import SoftQLearner, make_learner
+from protege.algorithms.qlearning.loop import Evaluate, Update, run_online
+from protege.algorithms.qlearning.replay import Batch, batch_from_transitions, concat
+from protege.algorithms.qlearning.reward import SoftQReward
+from protege.callbacks import Callback
+from protege.data.types import Transitions
+from protege.envs import EnvFactory, Spaces
+from protege.errors import ConfigError
+from protege.nets import resolve_device
+from protege.policies import ActorPolicy
+
+
+@dataclass(frozen=True)
+class SQILConfig:
+    """SQIL settings. Defaults are tuned on CartPole-v1 and Pendulum-v1.
+
+    steps: environment steps.
+    alpha: entropy temperature α (fixed); policy softmax(Q/α) for Discrete actions.
+    gamma: discount.
+    lr, actor_lr: Adam learning rates of the critic and (Box only) the actor.
+    batch_size: expert transitions per update, and as many of the learner's.
+    hidden: MLP hidden sizes of the Q-networks and the actor.
+    target_tau: Polyak rate of the target critic.
+    learning_starts, update_every, buffer_size: steps before the first update, env steps
+        between update bursts (as many updates as steps), replay size.
+    log_every: steps between progress rows; eval_every: evaluate every this many rows.
+    seed: network init, minibatches, exploration and the env's reset.
+    device: "cpu" (fastest for these small networks and per-step acting), "cuda" or "auto".
+    """
+
+    steps: int = 10_000
+    alpha: float = 0.01
+    gamma: float = 0.99
+    lr: float = 3e-4
+    actor_lr: float = 3e-4
+    batch_size: int = 64
+    hidden: tuple[int, ...] = (64, 64)
+    target_tau: float = 0.01
+    learning_starts: int = 500
+    update_every: int = 1
+    buffer_size: int = 100_000
+    log_every: int = 500
+    eval_every: int = 1
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.target_tau <= 1 or not 0 <= self.gamma < 1:
+            raise ConfigError("target_tau must be in (0, 1] and gamma in [0, 1)")
+
+
+@dataclass
+class SQILResult:
+    """The learned policy, the reward its soft Q-function implies, and how training went."""
+
+    policy: ActorPolicy
+    reward: SoftQReward
+    history: list[dict[str, float]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    env_steps: int = 0
+
+
+def sqil_loss(
+    q: torch.Tensor,
+    next_v: torch.Tensor,
+    terminal: torch.Tensor,
+    is_expert: torch.Tensor,
+    gamma: float,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Squared soft Bellman error with reward 1 on expert and 0 on learner steps; inputs (B,)."""
+    reward = is_expert.float()
+    target = reward + (1.0 - terminal) * gamma * next_v
+    loss = (q - target).pow(2).mean()
+    return loss, {"loss": float(loss.detach()), "q_expert": float(q[is_expert].mean().detach())}
+
+
+def sqil_update(learner: SoftQLearner, cfg: SQILConfig) -> Update:
+    """The update step: a critic step on the SQIL loss, an actor step (Box), target update."""
+
+    def update(expert: Batch, own: Batch | None) -> dict[str, float]:
+        assert own is not None, "SQIL trains on expert and own transitions"
+        batch = concat(expert, own)
+        is_expert = torch.zeros(len(batch), dtype=torch.bool, device=batch.terminal.device)
+        is_expert[: len(expert)] = True
+        with torch.no_grad():
+            next_v = learner.value(batch.next_obs, target=True)
+        losses: list[torch.Tensor] = []
+        stats: dict[str, float] = {}
+        for q in learner.q_all(batch):
+            loss, stats = sqil_loss(q, next_v, batch.terminal, is_expert, cfg.gamma)
+            losses.append(loss)
+        learner.critic_step(torch.stack(losses).sum())
+        stats.update(learner.actor_step(batch.obs))
+        learner.update_target(cfg.target_tau)
+        return stats
+
+    return update
+
+
+def train_sqil(
+    demos: Transitions,
+    spaces: Spaces,
+    cfg: SQILConfig = SQILConfig(),
+    env: str | EnvFactory | None = None,
+    callbacks: Sequence[Callback] = (),
+    evaluate: Evaluate | None = None,
+) -> SQILResult:
+    """Soft Q-learning on expert (reward 1) and own (reward 0) transitions in `env`.
+
+    evaluate: called with the current policy at progress rows (every `eval_every`); what
+        it returns joins the row (e.g. return_mean), its time is not training time.
+    """
+    if len(demos) == 0:
+        raise ConfigError("SQIL needs at least one demonstration step")
+    if env is None:
+        raise ConfigError("SQIL learns from its own transitions too: it needs an environment")
+    device = resolve_device(cfg.device)
+    learner = make_learner(spaces, cfg.hidden, cfg.alpha, cfg.lr, cfg.actor_lr, cfg.seed, device)
+    expert = batch_from_transitions(demos, spaces, device)
+    loop = run_online(learner, expert, sqil_update(learner, cfg), cfg, env, callbacks, evaluate)
+    reward = SoftQReward.from_learner(learner, cfg.gamma)
+    return SQILResult(learner.policy(), reward, loop.history, loop.train_seconds, loop.env_steps)

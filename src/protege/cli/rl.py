@@ -1,0 +1,68 @@
+"""`protege train ppo|sac|dqn --reward RUN`: reward transfer, a fresh learner on a learned reward.
+
+protege train iq-learn --env CartPole-v1 --demos demos.npz --out runs/iq --offline
+protege train ppo --env CartPole-v1 --reward runs/iq --out runs/ppo-on-iq --steps 50000
+protege eval runs/ppo-on-iq
+
+The learner never sees the env's reward: every step is paid by the saved reward.pt2 of
+RUN (IQ-Learn, SQIL, GAIL, AIRL, GCL); the true return is what `protege eval` measures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+
+LEARNERS: dict[str, str] = {
+    "ppo": "PPO (on-policy; Discrete or Box actions)",
+    "sac": "SAC (Box actions)",
+    "dqn": "DQN (Discrete actions)",
+}
+
+
+def _command(name: str) -> Callable[..., None]:
+    def train_cmd(
+        env: str = typer.Option(..., help="Gymnasium id the reward was learned on."),
+        reward: Path = typer.Option(
+            ..., help="Run directory holding a learned reward (reward.pt2 + reward.json)."
+        ),
+        out: Path = typer.Option(..., help="Run directory to create."),
+        steps: int = typer.Option(100_000, min=1, help="Env steps of the learner."),
+        seed: int = typer.Option(0, help="Seeds the learner and its envs."),
+        demos: str | None = typer.Option(
+            None, help="Demonstrations for the comparison (default: the reward run's)."
+        ),
+        expert: str | None = typer.Option(
+            None, help="Expert to compare with (default: the reward run's, else built-in)."
+        ),
+        eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
+        overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
+    ) -> None:
+        from protege.cli.main import console, metrics_table
+        from protege.qlearning_jobs import train_on_reward_run
+        from protege.rl import rich_progress_callback
+
+        progress = rich_progress_callback(steps, f"{name} on {reward.name}'s reward")
+        metrics = train_on_reward_run(
+            name, env, reward, out, steps, seed, demos, expert, eval_episodes, overwrite,
+            progress,
+        )  # fmt: skip
+        console.print(metrics_table(metrics, f"{name} on the reward of {reward} vs the expert"))
+        console.print(
+            f"{metrics['env_steps']} env steps, {metrics['train_seconds']:.1f} s of training"
+        )
+        console.print(f"run written to {out} (policy.zip, config.json, metrics.json)")
+
+    train_cmd.__doc__ = (
+        f"Reward transfer with {LEARNERS[name]}: train a fresh policy on a learned reward "
+        "(--reward RUN) instead of the env's own."
+    )
+    return train_cmd
+
+
+def register(train_app: typer.Typer) -> None:
+    """Add `ppo`, `sac` and `dqn` (reward transfer) to `protege train`."""
+    for name in LEARNERS:
+        train_app.command(name)(_command(name))
