@@ -52,6 +52,7 @@ from protege.runs import (
 ROUNDS = "rounds"  # DAgger's per-round labelled datasets inside a run directory
 CHECKPOINTS = "checkpoints"  # training state for --resume
 EVAL_SEED = 10_000  # evaluation episodes start here, away from collection seeds 0, 1, ...
+ADVERSARIAL_ALGO_NAMES = ("gail", "airl", "gcl")
 TABULAR_ALGO_NAMES = ("lp-irl", "apprenticeship", "maxent", "mce", "bayesian-irl", "deep-maxent")
 
 
@@ -121,6 +122,18 @@ def rerun_from_config(
         from protege.tabular_jobs import rerun_tabular
 
         return rerun_tabular(config, out, overwrite, callbacks)
+    if algo in ("iq-learn", "sqil"):
+        from protege.qlearning_jobs import rerun_qlearning
+
+        return rerun_qlearning(config, out, overwrite, callbacks)
+    if algo in ADVERSARIAL_ALGO_NAMES:
+        from protege.adversarial_jobs import ADVERSARIAL_ALGOS, train_adversarial_run
+
+        adv_cfg = config_from_dict(ADVERSARIAL_ALGOS[algo][0], config["config"])
+        expert = config.get("expert")
+        return train_adversarial_run(
+            algo, env_id, config["demos"], out, adv_cfg, expert, episodes, overwrite, callbacks
+        )
     raise RunDirError(f"{path}: algo '{algo}' cannot be re-run from its config yet")
 
 
@@ -253,12 +266,15 @@ def evaluate_run(
     metrics["expert_source"] = config.get("expert") or "demonstrations"
     metrics["demo_episodes"] = len(demos.trajectories)
     metrics["demo_steps"] = len(transitions)
-    if train_seconds is None and (run / METRICS).is_file():
-        train_seconds = read_json(run / METRICS, "metrics.json").get("train_seconds")
+    previous = read_json(run / METRICS, METRICS) if (run / METRICS).is_file() else {}
+    if train_seconds is None:
+        train_seconds = previous.get("train_seconds")
     metrics["train_seconds"] = train_seconds
     metrics["evaluated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     if config["algo"] == "dagger":
         metrics["rounds"] = read_progress(run)
+    for key, value in previous.items():  # what training measured (env steps, reward
+        metrics.setdefault(key, value)  # correlations...) survives a re-evaluation
     write_json_atomic(run / METRICS, metrics)
     return metrics
 

@@ -38,7 +38,9 @@ from protege.runs import METRICS, read_json
 
 SWEEP_KEYS = {"name", "algos", "envs", "seeds", "demos", "grid", "set", "eval_episodes"}
 TABULAR = ("lp-irl", "apprenticeship", "maxent", "mce", "bayesian-irl", "deep-maxent")
-ALGOS = ("bc", "dagger", *TABULAR)
+ADVERSARIAL = ("gail", "airl", "gcl")
+QLEARNING = ("iq-learn", "sqil")
+ALGOS = ("bc", "dagger", *TABULAR, *ADVERSARIAL, *QLEARNING)
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,14 @@ def build_config(algo: str, seed: int, overrides: Sequence[str]) -> Any:
         from protege.algorithms.dagger import DAggerConfig
 
         return apply_overrides(DAggerConfig(seed=seed), overrides)
+    if algo in ADVERSARIAL:
+        from protege.adversarial_jobs import build_config as adversarial_config
+
+        return adversarial_config(algo, seed=seed, overrides=overrides)
+    if algo in QLEARNING:
+        from protege.qlearning_jobs import build_qlearning_config
+
+        return build_qlearning_config(algo, seed=seed, overrides=overrides)
     from protege.tabular_jobs import build_config as tabular_config
 
     return tabular_config(algo, None, None, seed, list(overrides))
@@ -230,9 +240,19 @@ def run_trial(trial: Trial) -> dict[str, Any]:
             raise ConfigError(f"dagger on {trial.env}: no built-in expert to query")
         return train_dagger_run(trial.env, expert, trial.run_dir, cfg, trial.eval_episodes,
                                 overwrite=True)  # fmt: skip
+    assert trial.demos is not None
+    if trial.algo in ADVERSARIAL:
+        from protege.adversarial_jobs import train_adversarial_run
+
+        return train_adversarial_run(trial.algo, trial.env, trial.demos, trial.run_dir, cfg,
+                                     None, trial.eval_episodes, overwrite=True)  # fmt: skip
+    if trial.algo in QLEARNING:
+        from protege.qlearning_jobs import train_qlearning_run
+
+        return train_qlearning_run(trial.algo, trial.env, trial.demos, trial.run_dir, cfg,
+                                   None, trial.eval_episodes, overwrite=True)  # fmt: skip
     from protege.tabular_jobs import train_tabular_run
 
-    assert trial.demos is not None
     return train_tabular_run(trial.algo, trial.env, trial.demos, trial.run_dir, cfg,
                              trial.seed, trial.eval_episodes, overwrite=True)  # fmt: skip
 

@@ -52,7 +52,7 @@ from protege.envs.tabular import (
     state_occupancy,
 )
 from protege.errors import ConfigError, DatasetError, RunDirError
-from protege.evaluation import compare_with_expert
+from protege.evaluation import compare_with_expert, pearson
 from protege.evaluation.epic import epic_distance
 from protege.jobs import CHECKPOINTS, EVAL_SEED, load_demos, open_run
 from protege.report import plot_grid_heatmaps
@@ -217,20 +217,6 @@ def true_state_reward(mdp: TabularMDP) -> np.ndarray:
         return r
     arrival = mdp.meta.get("arrival_reward")
     return np.asarray(arrival, dtype=np.float64) if arrival is not None else r.mean(axis=1)
-
-
-def pearson(x: np.ndarray, y: np.ndarray) -> float | None:
-    """Pearson correlation over the entries where both are finite; None when either side is
-    constant there (it is undefined)."""
-    x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
-    ok = np.isfinite(x) & np.isfinite(y)
-    if not ok.any():
-        return None
-    xc, yc = x[ok] - x[ok].mean(), y[ok] - y[ok].mean()
-    denom = float(np.sqrt((xc @ xc) * (yc @ yc)))
-    if denom <= 1e-12 * ok.sum():
-        return None
-    return float(xc @ yc / denom)
 
 
 def _check_demos_env(demos: Demonstrations, env_id: str, path: str | Path) -> None:

@@ -76,3 +76,30 @@ def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:  #
     assert run("train", "--config", str(bad), "--out", str(tmp_path / "r")) == 2
     assert "not valid JSON" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_gail_run_is_reproduced_from_config_and_eval_keeps_its_training_metrics(
+    tmp_path: Path,
+) -> None:
+    demos = tmp_path / "d.npz"
+    assert run("collect", "CartPole-v1", "--episodes", "2", "--out", str(demos)) == 0
+    assert run("train", "gail", "--env", "CartPole-v1", "--demos", str(demos), "--steps", "2048",
+               "--eval-episodes", "2", "--out", str(tmp_path / "g")) == 0  # fmt: skip
+    assert run("train", "--config", str(tmp_path / "g"), "--out", str(tmp_path / "g2")) == 0
+    first = metrics(tmp_path / "g")
+    assert first == metrics(tmp_path / "g2")
+    assert first["env_steps"] == 2048 and "reward_correlation_learner" in first
+    assert run("eval", str(tmp_path / "g"), "--episodes", "3") == 0
+    again = metrics(tmp_path / "g")
+    assert again["episodes"] == 3 and again["env_steps"] == 2048
+    assert "reward_correlation_learner" in again
+
+
+def test_iq_learn_run_is_reproduced_from_config(tmp_path: Path) -> None:
+    demos = tmp_path / "d.npz"
+    assert run("collect", "CartPole-v1", "--episodes", "2", "--out", str(demos)) == 0
+    args = ["--offline", "--steps", "500", "--env", "CartPole-v1", "--eval-episodes", "2"]
+    assert run("train", "iq-learn", *args, "--demos", str(demos), "--out", str(tmp_path / "q")) == 0
+    assert run("train", "--config", str(tmp_path / "q"), "--out", str(tmp_path / "q2")) == 0
+    assert metrics(tmp_path / "q") == metrics(tmp_path / "q2")
+    assert same_weights(tmp_path / "q" / "policy.pt", tmp_path / "q2" / "policy.pt")

@@ -19,6 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from protege.callbacks import Callback
+from protege.cli import TENSORBOARD_HELP
+from protege.cli.adversarial import register as register_adversarial
 from protege.cli.qlearning import register as register_qlearning
 from protege.cli.record import register as register_record
 from protege.cli.rl import register as register_rl
@@ -41,6 +43,7 @@ app.add_typer(expert_app, name="expert")
 register_tabular(train_app)
 register_qlearning(train_app)
 register_rl(train_app)
+register_adversarial(train_app)
 
 
 @train_app.callback(invoke_without_command=True)
@@ -79,9 +82,6 @@ register_record(app)
 
 console = Console()
 err_console = Console(stderr=True)
-
-
-TENSORBOARD_HELP = "Also log every metric for TensorBoard, to RUN_DIR/tensorboard."
 
 
 def trainer_callbacks(name: str, show: str, out: Path, tensorboard: bool = False) -> list[Callback]:
@@ -281,18 +281,20 @@ def eval_cmd(
 
 @app.command("compare-rewards")
 def compare_rewards_cmd(
-    run_a: str = typer.Argument(..., help="A tabular IRL run directory."),
+    run_a: str = typer.Argument(..., help="A run directory with a learned reward."),
     run_b: str = typer.Argument(..., help="Another run directory, or `true`."),
     env: str | None = typer.Option(None, help="The env (default: RUN_A's)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """EPIC distance (0: same optimal policies; shaping-, shift- and scale-invariant) and
-    Pearson distance between two learned rewards, or one and the true reward."""
-    from protege.runs import read_config
-    from protege.tabular_jobs import compare_tabular_rewards
+    Pearson distance between two learned rewards, or one and the true reward (tabular).
 
-    env_id = env or read_config(run_a)["env"]
-    result = compare_tabular_rewards(run_a, run_b, env_id)
+    Tabular rewards are compared exactly; continuous ones by sampled EPIC on both runs'
+    demonstrations and held-out episodes of their policies."""
+    from protege.compare import compare_rewards
+
+    result = compare_rewards(run_a, run_b, env)
+    env_id = result["env"]
     if as_json:
         print(json.dumps(result, indent=2))
         return

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import typer
 
-TENSORBOARD_HELP = "Also log every metric for TensorBoard, to RUN_DIR/tensorboard."
+from protege.cli import TENSORBOARD_HELP
+
 ENV_HELP = (
     "A toy-text id (FrozenLake-v1, CliffWalking-v1, Taxi-v4) or a tabular spec: gridworld:N, "
     "gridworld:RxC, objectworld:N, garnet:S[:A:B]."

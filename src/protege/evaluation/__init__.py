@@ -135,3 +135,17 @@ def compare_with_expert(
         normalized_score(learner.mean, expert_stats.mean, random_stats.mean),
         agreement,
     )
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Pearson correlation over the entries where both are finite; None when either side is
+    constant there (it is undefined)."""
+    x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return None
+    xc, yc = x[ok] - x[ok].mean(), y[ok] - y[ok].mean()
+    denom = float(np.sqrt((xc @ xc) * (yc @ yc)))
+    if denom <= 1e-12 * ok.sum():
+        return None
+    return float(xc @ yc / denom)

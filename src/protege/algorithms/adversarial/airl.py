@@ -1,0 +1,91 @@
+"""Adversarial inverse reinforcement learning (Fu, Luo & Levine 2018, "Learning Robust
+Rewards with Adversarial Inverse Reinforcement Learning").
+
+The discriminator has the form D = exp(f) / (exp(f) + π(a|s)), so its logit is
+f(s, a, s') - log π(a|s), with f = g + γ h(s') - h(s): a reward g (state-only by default,
+the disentangled form that transfers across dynamics) and a shaping potential h that
+absorbs the rest. The learner is paid the logit (an entropy-regularised f); with SAC, whose
+own entropy bonus plays -log π, it is paid f. The run saves g.
+
+    result = train_airl("CartPole-v1", demos, AIRLConfig(steps=100_000))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from protege.algorithms.adversarial.loop import (
+    AdversarialConfig,
+    AdversarialResult,
+    Batch,
+    Discriminator,
+    train_adversarial,
+)
+from protege.callbacks import Callback
+from protege.data.types import Transitions
+from protege.envs import EnvFactory, Spaces
+from protege.rewards import MLPRewardNet, ShapedRewardNet
+from protege.rl import LEARNER_DEFAULTS
+
+
+@dataclass(frozen=True)
+class AIRLConfig(AdversarialConfig):
+    """AIRL settings (see `AdversarialConfig` for the shared ones). A slower discriminator
+    than GAIL's (disc_lr 3e-4): at 1e-3, 1 of 4 CartPole seeds missed 475 in 100k steps.
+
+    state_only: g(s) (disentangled; transfers to new dynamics) rather than g(s, a).
+    gamma: discount of the shaping term; None takes the learner's.
+    """
+
+    disc_lr: float = 3e-4
+    state_only: bool = True
+    gamma: float | None = None
+
+
+class AIRLDiscriminator(Discriminator):
+    """logit = f(s, a, s') - log π(a|s), f = g + γ(1 - done) h(s') - h(s)."""
+
+    needs_log_pi = True
+
+    def __init__(self, spaces: Spaces, cfg: AIRLConfig, gamma: float) -> None:
+        super().__init__()
+        self.reward = MLPRewardNet(
+            spaces, use_action=not cfg.state_only, use_done=cfg.absorbing, hidden=cfg.disc_hidden
+        )
+        self.f = ShapedRewardNet(self.reward, gamma, potential_hidden=cfg.disc_hidden)
+
+    def logits(self, b: Batch) -> torch.Tensor:
+        return self.f(b.obs, b.acts, b.next_obs, b.dones) - b.log_pi
+
+    def policy_reward(self, b: Batch) -> torch.Tensor:
+        return self.logits(b)  # the loop zeroes log_pi for SAC, leaving f
+
+
+def airl_loss(disc: Discriminator, expert: Batch, learner: Batch) -> torch.Tensor:
+    """Cross-entropy of D = exp(f) / (exp(f) + π): expert transitions 1, the learner's 0."""
+    expert_logits, learner_logits = disc.logits(expert), disc.logits(learner)
+    return F.binary_cross_entropy_with_logits(
+        expert_logits, torch.ones_like(expert_logits)
+    ) + F.binary_cross_entropy_with_logits(learner_logits, torch.zeros_like(learner_logits))
+
+
+def learner_gamma(cfg: AdversarialConfig) -> float:
+    """The learner's discount: `learner_kwargs["gamma"]`, else protege's default for it."""
+    return float(cfg.learner_kwargs.get("gamma", LEARNER_DEFAULTS[cfg.learner].get("gamma", 0.99)))
+
+
+def train_airl(
+    env: str | EnvFactory,
+    demos: Transitions,
+    cfg: AIRLConfig = AIRLConfig(),
+    callbacks: Sequence[Callback] = (),
+) -> AdversarialResult:
+    """Recover a reward from `demos` by AIRL while training a learner on it."""
+    gamma = cfg.gamma if cfg.gamma is not None else learner_gamma(cfg)
+    return train_adversarial(
+        env, demos, lambda spaces: AIRLDiscriminator(spaces, cfg, gamma), airl_loss, cfg, callbacks
+    )

@@ -1,0 +1,110 @@
+"""`protege train gail|airl|gcl` end to end: the run directory, the reward file that loads
+without protege's training code, the reward correlation, and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import run
+
+from protege.data.storage import load_trajectories
+from protege.data.types import flatten_trajectories
+from protege.rewards import load_reward
+
+RUN_FILES = ("config.json", "policy.zip", "reward.pt2", "reward.json", "progress.csv",
+             "metrics.json")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("adversarial")
+    paths = {"CartPole-v1": base / "cartpole.npz", "Pendulum-v1": base / "pendulum.npz"}
+    for env, path in paths.items():
+        assert run("collect", env, "--episodes", "10", "--out", str(path)) == 0
+    return paths
+
+
+@pytest.mark.slow
+def test_gail_writes_a_complete_run_dir_and_reaches_the_expert(
+    demos: dict[str, Path],
+    tmp_path: Path,
+    capsys,  # noqa: ANN001
+) -> None:
+    out = tmp_path / "gail"
+    code = run(
+        "train", "gail", "--env", "CartPole-v1", "--demos", str(demos["CartPole-v1"]),
+        "--out", str(out), "--steps", "100000", "--set", "eval_every=5000",
+        "--set", "target_return=475", "--eval-episodes", "10",
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    for name in RUN_FILES:
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["return_mean"] >= 475 and metrics["normalized_score"] >= 0.95
+    assert metrics["env_steps"] < 100_000  # stopped at the target
+    assert metrics["reward_correlation"] is None  # CartPole pays a constant 1
+    config = json.loads((out / "config.json").read_text())
+    assert config["algo"] == "gail" and config["config"]["learner"] == "ppo"
+    with (out / "progress.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    for key in ("env_steps", "return_mean", "disc_accuracy", "expert_reward", "learner_reward"):
+        assert key in rows[0], key
+    steps = [float(r["env_steps"]) for r in rows]
+    assert steps == sorted(steps) and steps[-1] == metrics["env_steps"] - 8  # last round
+    assert "reward correlation" in capsys.readouterr().out
+
+
+def test_airl_on_pendulum_reports_reward_correlation_and_a_standalone_reward(
+    demos: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "airl"
+    code = run(
+        "train", "airl", "--env", "Pendulum-v1", "--demos", str(demos["Pendulum-v1"]),
+        "--out", str(out), "--steps", "1024", "--eval-episodes", "2",
+    )  # fmt: skip
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("reward_correlation", "reward_correlation_expert", "reward_correlation_learner"):
+        assert -1.0 <= metrics[key] <= 1.0, key
+    reward = load_reward(out)
+    assert reward.info["algo"] == "airl" and "disentangled" in reward.info["meaning"]
+    t = flatten_trajectories(load_trajectories(demos["Pendulum-v1"]).trajectories)
+    r = reward.predict(t.obs, t.acts, t.next_obs, t.terminated)
+    assert r.shape == (len(t),) and np.isfinite(r).all()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["gail", "--env", "Pendulum-v1", "--learner", "dqn"], "--learner dqn"),
+        (["airl", "--env", "CartPole-v1", "--learner", "sac"], "--learner sac"),
+        (["gail", "--env", "CartPole-v1", "--learner", "a2c"], "--learner a2c"),
+        (["gcl", "--env", "CartPole-v1", "--set", "disc_updates=zero"], "disc_updates"),
+        (["gcl", "--env", "CartPole-v1", "--set", "nope=1"], "unknown setting"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2_before_anything_is_written(
+    demos: dict[str, Path],
+    tmp_path: Path,
+    capsys,
+    args: list[str],
+    message: str,  # noqa: ANN001
+) -> None:
+    env = args[args.index("--env") + 1]
+    out = tmp_path / "run"
+    assert run("train", *args, "--demos", str(demos[env]), "--out", str(out)) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (out / "config.json").exists()
+
+
+def test_missing_demos_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    code = run("train", "gail", "--env", "CartPole-v1", "--demos", str(tmp_path / "none.npz"),
+               "--out", str(tmp_path / "run"))  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "none.npz" in err and err.count("\n") == 1
