@@ -15,6 +15,10 @@ experts recording the demonstrations (seeds 0..N-1):
 Every protege run uses the algorithm's default config (`IQLearnConfig()`, `SQILConfig()`)
 apart from `steps`, seed 0, on the CPU with torch on one thread (the loops' own setting).
 
+protege's GAIL (PPO on CartPole-v1, SAC on Pendulum-v1, default settings) runs on the same
+demonstrations as the adversarial reference, judged every `LOG_EVERY` env steps on
+`EVAL_EPISODES` episodes of its own check seeds (20000...).
+
 Beside protege's SQIL rows, HumanCompatibleAI `imitation` 1.0.1's SQIL runs on the same
 demonstrations, budgets and evaluation seeds, in its own venv (`_imitation_env.py`; it pins
 Gymnasium 0.29) as a subprocess: on SB3's DQN with rl-zoo's tuned CartPole settings (those
@@ -44,6 +48,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from protege.algorithms.adversarial import GAILConfig, train_gail
 from protege.algorithms.qlearning import IQLearnConfig, SQILConfig, train_iq_learn, train_sqil
 from protege.callbacks import Callback
 from protege.data import RandomPolicy, flatten_trajectories, rollout
@@ -64,7 +69,7 @@ LOG_EVERY = 500
 @dataclass(frozen=True)
 class Row:
     env_id: str
-    algo: str  # "iq-learn" | "sqil"
+    algo: str  # "iq-learn" | "sqil" | "gail" (protege's, as the adversarial reference)
     offline: bool
     demo_episodes: int
     steps: int  # env steps online, updates offline
@@ -73,7 +78,7 @@ class Row:
     @property
     def label(self) -> str:
         mode = "offline" if self.offline else "online"
-        name = "IQ-Learn" if self.algo == "iq-learn" else "SQIL"
+        name = {"iq-learn": "IQ-Learn", "sqil": "SQIL", "gail": "GAIL"}[self.algo]
         return f"{name} ({mode})" + (" · imitation 1.0.1" if self.library == "imitation" else "")
 
 
@@ -84,10 +89,12 @@ ROWS = [
     Row("CartPole-v1", "sqil", False, 1, 10_000, "imitation"),
     Row("CartPole-v1", "sqil", False, 10, 10_000),
     Row("CartPole-v1", "sqil", False, 10, 10_000, "imitation"),
+    Row("CartPole-v1", "gail", False, 10, 30_000),
     Row("Pendulum-v1", "iq-learn", True, 20, 10_000),
     Row("Pendulum-v1", "iq-learn", False, 20, 10_000),
     Row("Pendulum-v1", "sqil", False, 20, 10_000),
     Row("Pendulum-v1", "sqil", False, 20, 10_000, "imitation"),
+    Row("Pendulum-v1", "gail", False, 20, 10_000),
     Row("Acrobot-v1", "iq-learn", True, 10, 3000),
 ]
 TARGETS = {
@@ -137,6 +144,11 @@ class Watch(Callback):
         self.row, self.ref, self.out = row, ref, out
 
     def on_iteration(self, i: int, metrics: dict[str, float]) -> None:
+        if "env_steps" in metrics:  # GAIL's rows: judged on its own evaluations
+            if "eval_return" not in metrics:
+                return
+            metrics = {"step": metrics["env_steps"], "seconds": metrics["seconds"],
+                       "return_mean": metrics["eval_return"]}  # fmt: skip
         self.out.curve.append({k: metrics[k] for k in ("step", "seconds", "return_mean")})
         hit = self.ref.reached(self.row.env_id, metrics["return_mean"])
         if hit and self.out.steps_to_target is None:
@@ -169,6 +181,11 @@ def run(row: Row, ref: Reference) -> Outcome:
         cfg = IQLearnConfig(offline=row.offline, **common)
         env = None if row.offline else row.env_id
         result: Any = train_iq_learn(demos, spaces, cfg, env, watch, evaluate)
+    elif row.algo == "gail":  # evaluated every LOG_EVERY steps on its own check seeds
+        learner = "sac" if row.env_id == "Pendulum-v1" else "ppo"
+        gail_cfg = GAILConfig(steps=row.steps, learner=learner, eval_every=LOG_EVERY,
+                              eval_episodes=EVAL_EPISODES, seed=0)  # fmt: skip
+        result = train_gail(row.env_id, demos, gail_cfg, watch)
     else:
         result = train_sqil(demos, spaces, SQILConfig(**common), row.env_id, watch, evaluate)
     out.wall_seconds = time.perf_counter() - start
