@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import protege
 from protege.algorithms.adversarial import (
     AdversarialConfig,
     AdversarialResult,
@@ -43,10 +41,17 @@ from protege.envs import env_spaces
 from protege.errors import ConfigError
 from protege.evaluation import pearson
 from protege.experts import load_expert
-from protege.jobs import EVAL_SEED, default_expert, evaluate_run, load_demos
+from protege.jobs import (
+    EVAL_SEED,
+    default_expert,
+    evaluate_run,
+    load_demos,
+    open_run,
+    run_config,
+)
 from protege.rewards import RewardFn, save_reward
 from protege.rl import ALGOS, check_learner, save_sb3
-from protege.runs import CONFIG, METRICS, PROGRESS, SB3_POLICY, prepare_run_dir, write_json_atomic
+from protege.runs import METRICS, PROGRESS, SB3_POLICY, write_json_atomic
 
 Train = Callable[..., AdversarialResult]
 ADVERSARIAL_ALGOS: dict[str, tuple[type[AdversarialConfig], Train]] = {
@@ -105,21 +110,8 @@ def train_adversarial_run(
         fits = "sac or ppo" if cfg.learner == "dqn" else "dqn or ppo"
         raise ConfigError(f"--learner {cfg.learner}: {exc}; use --learner {fits}") from None
     expert = expert if expert is not None else default_expert(env_id)
-    run = prepare_run_dir(out, overwrite=overwrite)
-    path = Path(demos_path)
-    write_json_atomic(
-        run / CONFIG,
-        {
-            "algo": algo,
-            "env": env_id,
-            "demos": str(path.resolve()) if path.exists() else str(demos_path),
-            "expert": expert,
-            "eval_episodes": eval_episodes,
-            "eval_seed": EVAL_SEED,
-            "protege_version": protege.__version__,
-            "config": asdict(cfg),
-        },
-    )
+    config = run_config(algo, env_id, demos_path, expert, eval_episodes, cfg)
+    run = open_run(out, config, overwrite, resume=False)
     transitions = flatten_trajectories(demos.trajectories)
     result = train(env_id, transitions, cfg, [CSVLogger(run / PROGRESS), *callbacks])
     save_sb3(result.model, run / SB3_POLICY)

@@ -47,10 +47,6 @@ class Run:
     def group(self) -> tuple[str, str]:
         return self.config["algo"], self.config["env"]
 
-    @property
-    def seed(self) -> Any:
-        return self.config.get("seed", self.config.get("config", {}).get("seed"))
-
 
 def read_run(path: str | Path) -> Run:
     """A run directory's config, metrics and progress; unfinished runs are refused."""

@@ -177,6 +177,25 @@ def _expert_reference(
     return ReturnStats.of(returns, np.array([len(t) for t in demos.trajectories]))
 
 
+def run_config(
+    algo: str, env_id: str, demos_path: str | Path, expert: str | None, eval_episodes: int,
+    cfg: Any, **extra: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """What config.json holds for a run learned from demonstrations: enough to repeat it."""
+    path = Path(demos_path)
+    return {
+        "algo": algo,
+        "env": env_id,
+        "demos": str(path.resolve()) if path.exists() else str(demos_path),
+        "expert": expert,
+        "eval_episodes": eval_episodes,
+        "eval_seed": EVAL_SEED,
+        **extra,
+        "protege_version": protege.__version__,
+        "config": asdict(cfg),
+    }
+
+
 def open_run(out: str | Path, config: dict[str, Any], overwrite: bool, resume: bool) -> Path:
     """The run directory: a new one with `config` written, or (resume) the existing one,
     which must have been started with the same settings."""
@@ -214,16 +233,7 @@ def train_bc_run(
     """
     demos = load_demos(demos_path, env_id)
     expert = expert if expert is not None else default_expert(env_id)
-    config = {
-        "algo": "bc",
-        "env": env_id,
-        "demos": str(Path(demos_path).resolve()) if Path(demos_path).exists() else str(demos_path),
-        "expert": expert,
-        "eval_episodes": eval_episodes,
-        "eval_seed": EVAL_SEED,
-        "protege_version": protege.__version__,
-        "config": asdict(cfg),
-    }
+    config = run_config("bc", env_id, demos_path, expert, eval_episodes, cfg)
     run = open_run(out, config, overwrite, resume)
     transitions = flatten_trajectories(demos.trajectories)
     result = train_bc(

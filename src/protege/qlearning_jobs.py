@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,14 @@ from protege.envs import env_factory, env_spaces
 from protege.errors import ConfigError, RunDirError
 from protege.evaluation import evaluate_returns, normalized_score
 from protege.experts import load_expert
-from protege.jobs import EVAL_SEED, default_expert, evaluate_run, load_demos
+from protege.jobs import (
+    EVAL_SEED,
+    default_expert,
+    evaluate_run,
+    load_demos,
+    open_run,
+    run_config,
+)
 from protege.rewards import REWARD_FILE, load_reward, save_reward
 from protege.rl import ALGOS, LEARNER_DEFAULTS, check_learner, save_sb3, train_on_reward
 from protege.runs import (
@@ -132,20 +138,8 @@ def train_qlearning_run(
     offline = isinstance(cfg, IQLearnConfig) and cfg.offline
     env = None if offline else env_factory(env_id)
     expert = expert if expert is not None else default_expert(env_id)
-    run = prepare_run_dir(out, overwrite=overwrite)
-    path = Path(demos_path)
-    config = {
-        "algo": algo,
-        "env": env_id,
-        "demos": str(path.resolve()) if path.exists() else str(demos_path),
-        "expert": expert,
-        "eval_episodes": eval_episodes,
-        "eval_seed": EVAL_SEED,
-        "offline": offline,
-        "protege_version": protege.__version__,
-        "config": asdict(cfg),
-    }
-    write_json_atomic(run / CONFIG, config)
+    config = run_config(algo, env_id, demos_path, expert, eval_episodes, cfg, offline=offline)
+    run = open_run(out, config, overwrite, resume=False)
     transitions = flatten_trajectories(demos.trajectories)
     evaluate = _progress_evaluator(env_id, expert) if cfg.eval_every > 0 else None
     logged = [CSVLogger(run / PROGRESS), *callbacks]
