@@ -42,7 +42,8 @@ def digest(path: Path) -> str:
 
 
 def refused_or_valid(path: Path, env_id: str = "CartPole-v1") -> str | None:
-    """Load `path`; a refusal must be one ProtegeError line naming the file. Returns it."""
+    """Load `path`; a refusal must be one ProtegeError line naming the file. Returns it
+    (None when the file loaded)."""
     before = digest(path)
     try:
         load_trajectories(path, env_id=env_id)
@@ -52,6 +53,15 @@ def refused_or_valid(path: Path, env_id: str = "CartPole-v1") -> str | None:
         assert path.name in message and "\n" not in message, message
     assert digest(path) == before  # loading never writes
     return message
+
+
+def same_data(a: Path, b: Path) -> bool:
+    """Both files hold the same episodes."""
+    ta, tb = load_trajectories(a).trajectories, load_trajectories(b).trajectories
+    return len(ta) == len(tb) and all(
+        np.array_equal(x.obs, y.obs) and np.array_equal(x.acts, y.acts)
+        and np.array_equal(x.rews, y.rews) for x, y in zip(ta, tb, strict=True)
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +111,7 @@ def corrupt(arrays: dict[str, np.ndarray], data: st.DataObject) -> None:
         arrays[field] = a[:0] if a.ndim else np.array([])
 
 
-@settings(max_examples=EXAMPLES, deadline=None,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(data=st.data())
 def test_corrupted_npz_fields_are_refused_in_one_line(
@@ -117,7 +127,7 @@ def test_corrupted_npz_fields_are_refused_in_one_line(
     tried["npz fields"] = tried.get("npz fields", 0) + 1
 
 
-@settings(max_examples=EXAMPLES, deadline=None,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(cut=st.floats(0.0, 1.0), flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)),
                                                  max_size=4))  # fmt: skip
@@ -128,13 +138,15 @@ def test_truncated_and_bit_flipped_files_are_refused(
     for where, byte in flips:
         if raw:
             raw[min(int(where * len(raw)), len(raw) - 1)] = byte
-    path = workdir / "damaged.npz"
+    path, original = workdir / "damaged.npz", workdir / "original.npz"
     path.write_bytes(bytes(raw))
-    assert refused_or_valid(path) is not None or bytes(raw) == valid_npz
+    original.write_bytes(valid_npz)
+    # a damaged file is refused, or (a flipped byte outside the data) loads the same episodes
+    assert refused_or_valid(path) is not None or same_data(path, original)
     tried["npz bytes"] = tried.get("npz bytes", 0) + 1
 
 
-@settings(max_examples=EXAMPLES, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None)
 @given(
     key=st.sampled_from([*BCConfig.__dataclass_fields__, "nope", "bc.epochs", ""]),
     value=st.text(max_size=12),
@@ -151,7 +163,7 @@ def test_set_values_are_applied_or_refused_with_a_config_error(key: str, value: 
     tried["--set"] = tried.get("--set", 0) + 1
 
 
-@settings(max_examples=EXAMPLES // 3, deadline=None,
+@settings(max_examples=EXAMPLES // 3, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(env=st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1,
                    max_size=20).filter(lambda s: not s.startswith("-")))  # fmt: skip
@@ -165,7 +177,7 @@ def test_unknown_envs_are_one_line_and_exit_2(workdir: Path, capsys, env: str) -
     tried["unknown env"] = tried.get("unknown env", 0) + 1
 
 
-@settings(max_examples=EXAMPLES // 3, deadline=None,
+@settings(max_examples=EXAMPLES // 3, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(text=st.one_of(
     st.text(max_size=40), st.just("{}"), st.just('{"algo": "bc"}'),
