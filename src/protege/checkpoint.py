@@ -7,13 +7,13 @@ broken and what to do. A kill at any moment leaves the previous checkpoint intac
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from protege.errors import RunDirError
+from protege.runs import atomic_write
 
 FORMAT = "protege.checkpoint/1"
 
@@ -21,17 +21,7 @@ FORMAT = "protege.checkpoint/1"
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write `state` (tensors, numbers, lists, dicts) to `path` atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("wb") as f:
-            torch.save({"format": FORMAT, **state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: torch.save({"format": FORMAT, **state}, f))
     return path
 
 

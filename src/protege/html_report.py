@@ -26,7 +26,8 @@ import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from protege.errors import RunDirError  # noqa: E402
-from protege.runs import METRICS, PROGRESS, read_config, read_json  # noqa: E402
+from protege.report import save_figure  # noqa: E402
+from protege.runs import METRICS, PROGRESS, atomic_write, read_config, read_json  # noqa: E402
 
 X_COLUMNS = ("step", "epoch", "round", "iteration")
 Y_COLUMNS = ("return_mean", "normalized_score", "train_return", "occupancy_l1", "val_loss",
@@ -71,8 +72,7 @@ def _float(value: str) -> float:
 
 def _png(fig: Any, path: Path) -> str:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
@@ -243,7 +243,5 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
         table=summary_table(groups),
         figures=body,
     )
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    atomic_write(out, lambda f: f.write(page.encode("utf-8")))
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -11,6 +12,14 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import colors  # noqa: E402
+
+from protege.runs import atomic_write  # noqa: E402
+
+
+def save_figure(fig: Any, path: Path, dpi: float | None = None) -> None:
+    """The figure as a PNG at `path`, written atomically, and closed."""
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
+    plt.close(fig)
 
 
 def plot_rounds(history: Sequence[dict[str, float]], path: str | Path, title: str) -> Path:
@@ -30,10 +39,7 @@ def plot_rounds(history: Sequence[dict[str, float]], path: str | Path, title: st
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
     return path
 
 
@@ -98,8 +104,5 @@ def plot_grid_heatmaps(
         ax.axis("off")
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
     return path

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from protege.errors import RunDirError
 
@@ -21,31 +22,33 @@ SB3_POLICY = "policy.zip"  # the policy of a run whose learner is an SB3 model
 REWARD = "reward"  # learned rewards live under this name (see protege.rewards)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary sibling, then rename: the file is whole or absent."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=False, default=_jsonable)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save_npy_atomic(path: Path, array: Any) -> None:
-    """np.save to a temporary sibling, then rename: the file is whole or absent."""
-    import numpy as np
-
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """`write(file)` into a temporary sibling, flushed to disk, then renamed over `path`:
+    the file is whole or absent, whenever the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON atomically (see `atomic_write`)."""
+    text = json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def save_npy_atomic(path: Path, array: Any) -> None:
+    """np.save atomically (see `atomic_write`)."""
+    import numpy as np
+
+    atomic_write(path, lambda f: np.save(f, array))
 
 
 def _jsonable(obj: Any) -> Any:

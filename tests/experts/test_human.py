@@ -15,6 +15,7 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 import pytest  # noqa: E402
+from helpers import run as run_cli  # noqa: E402
 
 from protege.cli.main import main  # noqa: E402
 from protege.envs import make_env  # noqa: E402
@@ -292,14 +293,6 @@ def test_keymap_must_fit_the_action_space() -> None:
 def test_env_without_keymap_names_the_fix() -> None:
     with pytest.raises(ExpertError, match="--keymap FILE.json"):
         keymap_for("Blackjack-v1")
-
-
-def run_cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_cli_record_errors_are_one_line_and_exit_2(tmp_path: Path, capsys) -> None:  # noqa: ANN001
