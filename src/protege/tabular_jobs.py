@@ -118,7 +118,12 @@ TABULAR_ALGOS: dict[str, TabularAlgo] = {
     "lp-irl": TabularAlgo(LPIRLConfig, lp_irl, None, None, None, unit="solve"),
     # Abbeel & Ng 2004: --iterations counts the optimal policies computed, --tol is ε.
     "apprenticeship": TabularAlgo(
-        ApprenticeshipConfig, apprenticeship_learning, "max_iterations", "epsilon", None
+        ApprenticeshipConfig,
+        apprenticeship_learning,
+        "max_iterations",
+        "epsilon",
+        None,
+        resumable=True,
     ),
     # Ziebart et al. 2008 and 2010.
     "maxent": TabularAlgo(
@@ -139,10 +144,12 @@ TABULAR_ALGOS: dict[str, TabularAlgo] = {
     ),
     # Ramachandran & Amir 2007: --iterations is the posterior samples kept.
     "bayesian-irl": TabularAlgo(
-        BayesianIRLConfig, bayesian_irl, "n_samples", None, "seed", unit="step"
+        BayesianIRLConfig, bayesian_irl, "n_samples", None, "seed", unit="step", resumable=True
     ),
     # Wulfmeier et al. 2015.
-    "deep-maxent": TabularAlgo(DeepMaxEntConfig, deep_maxent_irl, "max_iterations", "tol", "seed"),
+    "deep-maxent": TabularAlgo(
+        DeepMaxEntConfig, deep_maxent_irl, "max_iterations", "tol", "seed", resumable=True
+    ),
 }
 """The six `protege train` commands of tabular IRL, by command name."""
 
@@ -247,7 +254,8 @@ def train_tabular_run(
 ) -> dict[str, Any]:
     """Tabular IRL into a run directory, then the comparison with the optimal expert.
 
-    MaxEnt and MCE IRL checkpoint every 10 iterations; `resume` continues from there.
+    Every algorithm but LP IRL (one solve) checkpoints to checkpoints/irl.pt, every 10
+    iterations (Bayesian IRL: every 1000 MCMC steps); `resume` continues from there.
     """
     spec = _algo(algo)
     mdp = tabular_mdp(env_id)

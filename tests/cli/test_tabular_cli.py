@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 from helpers import kill_when, run
 
+from protege.algorithms.tabular.bayesian import bayesian_irl
 from protege.cli.tabular import COMMANDS
 from protege.data.storage import load_trajectories
 from protege.envs import make_env
 from protege.envs.tabular import TabularEnv, make_tabular, optimal_policy
 from protege.experts import load_expert
 from protege.jobs import TABULAR_ALGO_NAMES
-from protege.tabular_jobs import TABULAR_ALGOS, pearson, true_state_reward
+from protege.tabular_jobs import TABULAR_ALGOS, build_config, pearson, true_state_reward
 
 METRIC_KEYS = {
     "return_mean",
@@ -237,3 +238,23 @@ def test_mce_killed_mid_run_resumes_and_finishes(tmp_path: Path, capsys) -> None
         iterations = [int(float(row["iteration"])) for row in csv.DictReader(f)]
     assert iterations == list(range(1500))
     assert json.loads((out / "metrics.json").read_text())["iterations"] == 1500
+
+
+@pytest.mark.slow
+def test_bayesian_irl_killed_mid_chain_resumes_to_the_uninterrupted_posterior(
+    grid_demos: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    args = ["train", "bayesian-irl", "--env", "gridworld:5", "--demos", str(grid_demos),
+            "--out", str(out), "--iterations", "20000", "--eval-episodes", "3"]  # fmt: skip
+    kill_when(args, (out / "checkpoints" / "irl.pt").is_file)
+    assert not (out / "metrics.json").exists()
+    assert run(*args, "--resume") == 0
+    with (out / "progress.csv").open() as f:
+        steps = [int(float(row["iteration"])) for row in csv.DictReader(f)]
+    assert steps == list(range(99, 20500, 100))  # one row per 100 MCMC steps, none twice
+    assert json.loads((out / "metrics.json").read_text())["iterations"] == 205
+    cfg = build_config("bayesian-irl", iterations=20000)
+    demos = load_trajectories(grid_demos).trajectories
+    whole = bayesian_irl(make_tabular("gridworld:5"), demos, cfg)
+    np.testing.assert_array_equal(np.load(out / "reward.npy"), whole.reward)

@@ -76,7 +76,9 @@ def _command(name: str) -> Callable[..., None]:
         eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
         overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
         resume: bool = typer.Option(
-            False, help="maxent, mce: continue an interrupted run from its checkpoint."
+            False,
+            help="Continue an interrupted run from its checkpoint (all but lp-irl, which is "
+            "one solve and has none).",
         ),
         tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
     ) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.special import softmax
 
+from protege.algorithms.tabular import bayesian
 from protege.algorithms.tabular.bayesian import BayesianIRLConfig, bayesian_irl
 from protege.envs.tabular import gridworld, state_action_occupancy, value_iteration
 
@@ -23,3 +25,33 @@ def test_posterior_mean_correlates_with_the_true_reward():
     assert 0.1 < result.acceptance_rate < 0.9
     assert result.reward.argmax() == 4 and result.reward[[12, 6]].max() < 0
     assert result.history and "occupancy_l1" in result.history[-1]
+
+
+class Stop(Exception):
+    """Raised from on_iteration to cut a chain short, as a kill would."""
+
+
+def test_chain_resumed_from_its_checkpoint_is_bit_identical_to_an_uninterrupted_one(
+    tmp_path, count_calls
+):
+    mdp = gridworld(5, slip=0.2, goals=[(0, 4)], penalties=[(2, 2)], gamma=0.9)
+    demos = state_action_occupancy(mdp, value_iteration(mdp).policy)
+    cfg = BayesianIRLConfig(step=0.2, n_samples=600, burn_in=300, thin=2, seed=3)
+    whole = bayesian_irl(mdp, demos, cfg)
+
+    def kill_at_1299(record):
+        if record["iteration"] == 1299:  # after the checkpoint of step 1000, in the sampling
+            raise Stop
+
+    ckpt = tmp_path / "irl.pt"
+    with pytest.raises(Stop):
+        bayesian_irl(mdp, demos, cfg, on_iteration=kill_at_1299, checkpoint=ckpt)
+    records_made = count_calls(bayesian, "state_occupancy")
+    seen = []
+    resumed = bayesian_irl(mdp, demos, cfg, on_iteration=seen.append, checkpoint=ckpt)
+    assert [r["iteration"] for r in seen] == [99 + 100 * k for k in range(15)]
+    assert len(records_made) == 5  # the 10 records up to step 1000 were replayed
+    assert resumed.history == whole.history
+    assert resumed.acceptance_rate == whole.acceptance_rate
+    np.testing.assert_array_equal(resumed.samples, whole.samples)
+    np.testing.assert_array_equal(resumed.reward, whole.reward)

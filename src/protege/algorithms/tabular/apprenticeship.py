@@ -26,11 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from scipy.optimize import nnls
 
+from protege.algorithms.tabular.resume import due, resume_state, save_state
 from protege.envs.tabular import (
     ExpertDemos,
     TabularMDP,
@@ -123,12 +125,17 @@ def apprenticeship_learning(
     demos: ExpertDemos,
     cfg: ApprenticeshipConfig = ApprenticeshipConfig(),
     on_iteration: Callable[[dict[str, float]], None] | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 10,
 ) -> ApprenticeshipResult:
     """Find a mixture of optimal policies whose feature expectations are within ε of μ_E.
 
     demos: expert trajectories or the expert's exact occupancy (S,) or (S, A). The MDP must
     be discounted (infinite horizon), as in the paper.
     on_iteration: called with each history record as it is made.
+    checkpoint: a file for the policies found, μ̄, w and the history, saved every
+        `checkpoint_every` iterations; when it exists, the fit resumes from it (saved
+        records are replayed to `on_iteration`) and ends where an uninterrupted fit would.
     """
     if mdp.horizon is not None:
         raise ConfigError(
@@ -145,8 +152,14 @@ def apprenticeship_learning(
     mu_bar = mus[0]  # projection method's running projection μ̄
     w = mu_E - mu_bar
     history: list[dict[str, float]] = []
+    saved = resume_state(checkpoint, on_iteration)
+    if saved is not None:
+        policies, occupancies, mus = (
+            list(saved[key].numpy()) for key in ("policies", "occupancies", "mus")
+        )
+        mu_bar, w, history = saved["mu_bar"].numpy(), saved["w"].numpy(), saved["history"]
     converged = False
-    for i in range(1, cfg.max_iterations + 1):
+    for i in range(len(history) + 1, cfg.max_iterations + 1):
         mus_arr = np.asarray(mus)
         lam = closest_mixture(mu_E, mus_arr)  # the max-margin QP, and the output mixture
         mu_mix = lam @ mus_arr
@@ -179,6 +192,11 @@ def apprenticeship_learning(
         policies.append(pi)
         occupancies.append(state_action_occupancy(mdp, pi))
         mus.append(feature_expectations(mdp, occupancies[-1]))
+        if due(checkpoint, i, checkpoint_every):
+            save_state(checkpoint, {
+                "policies": np.asarray(policies), "occupancies": np.asarray(occupancies),
+                "mus": np.asarray(mus), "mu_bar": mu_bar, "w": w, "history": history,
+            })  # fmt: skip
 
     mus_arr = np.asarray(mus)
     lam = closest_mixture(mu_E, mus_arr)

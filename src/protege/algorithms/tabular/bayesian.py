@@ -21,10 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from protege.algorithms.tabular.resume import due, resume_state, save_state
 from protege.envs.tabular import (
     ExpertDemos,
     TabularMDP,
@@ -156,11 +158,17 @@ def bayesian_irl(
     demos: ExpertDemos,
     cfg: BayesianIRLConfig = BayesianIRLConfig(),
     on_iteration: Callable[[dict[str, float]], None] | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 1000,
 ) -> BayesianIRLResult:
     """Sample the posterior over state rewards (S,) with PolicyWalk; return its mean.
 
     demos: expert trajectories or a state-action occupancy (S, A). The MDP must be
     discounted (infinite horizon), as in the paper.
+    checkpoint: a file for the chain (current reward, policy, generator state), the samples
+        kept and the history, saved every `checkpoint_every` MCMC steps; when it exists, the
+        chain resumes from it (saved records are replayed to `on_iteration`) and ends
+        bit-identical to an uninterrupted one.
     """
     if mdp.horizon is not None:
         raise ConfigError(
@@ -189,7 +197,15 @@ def bayesian_irl(
     history: list[dict[str, float]] = []
     accepted = 0
     kept = 0
-    for it in range(total):
+    start = 0
+    saved = resume_state(checkpoint, on_iteration)
+    if saved is not None:
+        R, actions, Q = (saved[key].numpy() for key in ("R", "actions", "Q"))
+        rng.bit_generator.state = saved["rng"]  # PCG64's state: plain ints
+        log_post, history = saved["log_post"], saved["history"]
+        start, accepted, kept = saved["steps"], saved["accepted"], saved["kept"]
+        samples[:kept] = saved["samples"].numpy()
+    for it in range(start, total):
         i = int(rng.integers(S))
         R_new = R.copy()
         R_new[i] += delta if rng.random() < 0.5 else -delta
@@ -217,6 +233,12 @@ def bayesian_irl(
             history.append(record)
             if on_iteration is not None:
                 on_iteration(record)
+        if due(checkpoint, it + 1, checkpoint_every) and it + 1 < total:
+            save_state(checkpoint, {
+                "steps": it + 1, "R": R, "actions": actions, "Q": Q, "log_post": log_post,
+                "accepted": accepted, "kept": kept, "samples": samples[:kept],
+                "rng": rng.bit_generator.state, "history": history,
+            })  # fmt: skip
     mean = samples.mean(axis=0)
     return BayesianIRLResult(
         reward=mean,

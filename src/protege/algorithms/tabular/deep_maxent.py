@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from protege.algorithms.tabular.resume import due, resume_state, save_state
 from protege.envs.tabular import (
     ExpertDemos,
     SoftValueResult,
@@ -122,18 +124,24 @@ def deep_maxent_irl(
     demos: ExpertDemos,
     cfg: DeepMaxEntConfig = DeepMaxEntConfig(),
     on_iteration: Callable[[dict[str, float]], None] | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 10,
 ) -> DeepMaxEntResult:
     """Train an MLP reward over `mdp.features` with the MaxEnt SVF gradient.
 
     demos: expert trajectories or the expert's exact occupancy (S,) or (S, A).
     on_iteration: called with each history record as it is made.
+    checkpoint: a file for the network, the optimiser, torch's generator, the warm start and
+        the history, saved every `checkpoint_every` iterations; when it exists, training
+        resumes from it (saved records are replayed to `on_iteration`) and ends where an
+        uninterrupted run would.
     """
     threads = cfg.threads if cfg.threads is not None else (1 if mdp.n_states < 10_000 else None)
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _train(mdp, demos, cfg, on_iteration)
+        return _train(mdp, demos, cfg, on_iteration, checkpoint, checkpoint_every)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -143,6 +151,8 @@ def _train(
     demos: ExpertDemos,
     cfg: DeepMaxEntConfig,
     on_iteration: Callable[[dict[str, float]], None] | None,
+    checkpoint: str | Path | None,
+    checkpoint_every: int,
 ) -> DeepMaxEntResult:
     mu_D = demo_occupancy(mdp, demos)  # expert SVF, (S,)
     phi = torch.as_tensor(mdp.dense_features(), dtype=torch.float64)
@@ -156,8 +166,15 @@ def _train(
     history: list[dict[str, float]] = []
     V_warm: np.ndarray | None = None
     soft: SoftValueResult | None = None
+    saved = resume_state(checkpoint, on_iteration)
+    if saved is not None:
+        net.load_state_dict(saved["net"])
+        opt.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["torch_rng"])
+        V_warm = None if saved["V_warm"] is None else saved["V_warm"].numpy()
+        history = saved["history"]
     converged = False
-    for k in range(cfg.max_iterations):
+    for k in range(len(history), cfg.max_iterations):
         r = net(phi)  # r_θ(s) for every state, (S,)
         reward = r.detach().numpy().copy()
         soft = soft_value_iteration(mdp, reward, causal=cfg.causal, V0=V_warm, out=soft)
@@ -180,6 +197,11 @@ def _train(
         opt.zero_grad()
         r.backward(torch.as_tensor(-(mu_D - mu), dtype=r.dtype))
         opt.step()
+        if due(checkpoint, k + 1, checkpoint_every):
+            save_state(checkpoint, {
+                "net": net.state_dict(), "optimizer": opt.state_dict(), "V_warm": V_warm,
+                "torch_rng": torch.get_rng_state(), "history": history,
+            })  # fmt: skip
     assert soft is not None  # max_iterations >= 1
     return DeepMaxEntResult(
         reward=reward,
