@@ -9,6 +9,7 @@ progress.csv   one row per discriminator round: env_steps, return_mean (true ret
 metrics.json   returns vs the expert and a random policy on the same seeds; where the
                env pays a non-constant reward, the Pearson correlation of learned and
                true reward on held-out expert and learner transitions
+checkpoints/   ALGO.pt, the whole training state every 10 rounds, for `resume`
 
 cfg = build_config("gail", learner="ppo", steps=100_000)
 metrics = train_adversarial_run("gail", "CartPole-v1", "demos.npz", "runs/gail", cfg)
@@ -42,6 +43,7 @@ from protege.errors import ConfigError
 from protege.evaluation import pearson
 from protege.experts import load_expert
 from protege.jobs import (
+    CHECKPOINTS,
     EVAL_SEED,
     default_expert,
     evaluate_run,
@@ -97,8 +99,13 @@ def train_adversarial_run(
     eval_episodes: int = 20,
     overwrite: bool = False,
     callbacks: Sequence[Callback] = (),
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """GAIL, AIRL or GCL into a run directory, then the comparison with the expert."""
+    """GAIL, AIRL or GCL into a run directory, then the comparison with the expert.
+
+    The training state is checkpointed every 10 rounds (checkpoints/ALGO.pt); `resume`
+    continues an interrupted run from it (from the start when it has none yet).
+    """
     cls, train = ADVERSARIAL_ALGOS[algo]
     if not isinstance(cfg, cls):
         raise ConfigError(f"{algo} needs a {cls.__name__}, got {type(cfg).__name__}")
@@ -111,11 +118,15 @@ def train_adversarial_run(
         raise ConfigError(f"--learner {cfg.learner}: {exc}; use --learner {fits}") from None
     expert = expert if expert is not None else default_expert(env_id)
     config = run_config(algo, env_id, demos_path, expert, eval_episodes, cfg)
-    run = open_run(out, config, overwrite, resume=False)
+    run = open_run(out, config, overwrite, resume)
     transitions = flatten_trajectories(demos.trajectories)
-    result = train(env_id, transitions, cfg, [CSVLogger(run / PROGRESS), *callbacks])
+    result = train(env_id, transitions, cfg, [CSVLogger(run / PROGRESS), *callbacks],
+                   checkpoint=run / CHECKPOINTS / f"{algo}.pt")  # fmt: skip
     save_sb3(result.model, run / SB3_POLICY)
-    save_reward(result.reward, run, meaning=REWARD_MEANING[algo], algo=algo)
+    meaning = REWARD_MEANING[algo]
+    if getattr(cfg, "reward_sign", "positive") == "negative":
+        meaning = "log D(s, a), GAIL's reward with reward_sign=negative (0 = expert-like)"
+    save_reward(result.reward, run, meaning=meaning, algo=algo)
     metrics = evaluate_run(run, eval_episodes, train_seconds=result.train_seconds)
     metrics["env_steps"] = result.env_steps
     expert_policy = load_expert(expert, env_id) if expert is not None else None

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run
+from helpers import kill_when, run
 
+from protege.checkpoint import load_checkpoint
 from protege.data.storage import load_trajectories
 from protege.data.types import flatten_trajectories
 from protege.rewards import load_reward
@@ -75,6 +76,43 @@ def test_airl_on_pendulum_reports_reward_correlation_and_a_standalone_reward(
     t = flatten_trajectories(load_trajectories(demos["Pendulum-v1"]).trajectories)
     r = reward.predict(t.obs, t.acts, t.next_obs, t.terminated)
     assert r.shape == (len(t),) and np.isfinite(r).all()
+
+
+@pytest.mark.slow
+def test_gail_killed_mid_run_resumes_and_finishes(
+    demos: dict[str, Path],
+    tmp_path: Path,
+    capsys,  # noqa: ANN001
+) -> None:
+    from stable_baselines3 import PPO
+
+    out = tmp_path / "gail"
+    args = ["train", "gail", "--env", "CartPole-v1", "--demos", str(demos["CartPole-v1"]),
+            "--out", str(out), "--steps", "5120", "--eval-episodes", "2"]  # fmt: skip
+    checkpoint = out / "checkpoints" / "gail.pt"
+    kill_when(args, checkpoint.is_file)  # 10 of 20 rounds (256 steps each) are saved
+    assert not (out / "metrics.json").exists()  # killed before the end
+    saved = load_checkpoint(checkpoint)["history"]
+    assert run(*args, "--resume") == 0, capsys.readouterr().err
+    for name in RUN_FILES:
+        assert (out / name).is_file(), name
+    assert not list(out.rglob("*.tmp")) and not list(out.rglob("*.partial*"))
+    with (out / "progress.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["iteration"]) for r in rows] == list(range(20))
+    assert [float(r["env_steps"]) for r in rows] == [256.0 * (k + 1) for k in range(20)]
+    for row, before in zip(rows, saved, strict=False):  # the saved rounds, as they were
+        assert float(row["disc_loss"]) == pytest.approx(before["disc_loss"])
+    seconds = [float(r["seconds"]) for r in rows]
+    assert seconds == sorted(seconds)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["env_steps"] == 5120 and metrics["train_seconds"] >= seconds[-1]
+    assert np.isfinite(metrics["return_mean"])
+    assert PPO.load(out / "policy.zip").num_timesteps == 5120
+    assert load_reward(out).info["algo"] == "gail"
+    assert len(load_checkpoint(checkpoint)["history"]) == 20
+    capsys.readouterr()
+    assert run(*args) == 2 and "--overwrite" in capsys.readouterr().err  # no silent restart
 
 
 @pytest.mark.parametrize(

@@ -82,7 +82,7 @@ def _command(name: str) -> Callable[..., None]:
     def train_cmd(
         env: str = typer.Option(..., help="Gymnasium id the demonstrations were recorded on."),
         demos: str = typer.Option(..., help="*.npz or Minari dataset dir recorded on ENV."),
-        out: Path = typer.Option(..., help="Run directory to create."),
+        out: Path = typer.Option(..., help="Run directory to create (or resume)."),
         learner: str = typer.Option(
             "ppo", help="ppo (on-policy) | sac (Box actions) | dqn (Discrete actions)."
         ),
@@ -96,6 +96,7 @@ def _command(name: str) -> Callable[..., None]:
         ),
         eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
         overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
+        resume: bool = typer.Option(False, help="Continue an interrupted run from its checkpoint."),
         tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
     ) -> None:
         from protege.adversarial_jobs import build_config, train_adversarial_run
@@ -107,7 +108,7 @@ def _command(name: str) -> Callable[..., None]:
         if tensorboard:
             callbacks.append(TensorBoardLogger(out / "tensorboard"))
         metrics = train_adversarial_run(
-            name, env, demos, out, cfg, expert, eval_episodes, overwrite, callbacks
+            name, env, demos, out, cfg, expert, eval_episodes, overwrite, callbacks, resume
         )
         console.print(metrics_table(metrics, f"{name} ({learner}) on {env} vs the expert"))
         corr = metrics.get("reward_correlation")

@@ -55,3 +55,25 @@ def test_gail_sac_reaches_90_percent_of_the_expert_on_pendulum_from_20_episodes(
     expert = scripted_expert("Pendulum-v1").act
     comparison = compare_with_expert("Pendulum-v1", result.policy, expert, episodes=20)
     assert comparison.normalized_score >= 0.9, (comparison.metrics(), result.steps_to_target)
+
+
+def test_negative_reward_sign_pays_log_d_which_is_never_positive() -> None:
+    import torch
+
+    from protege.algorithms.adversarial.gail import GAILDiscriminator
+    from protege.errors import ConfigError
+
+    spaces = env_spaces("MountainCar-v0")
+    torch.manual_seed(0)
+    pos = GAILDiscriminator(spaces, GAILConfig())
+    neg = GAILDiscriminator(spaces, GAILConfig(reward_sign="negative"))
+    neg.load_state_dict(pos.state_dict())
+    obs = torch.randn(64, 2) * 5
+    acts, dones = torch.randint(0, 3, (64,)), torch.zeros(64)
+    logit = pos.logit_net(obs, acts, obs, dones)
+    r_pos, r_neg = pos.reward(obs, acts, obs, dones), neg.reward(obs, acts, obs, dones)
+    assert (r_pos > 0).all() and (r_neg < 0).all()
+    # -log(1 - D) + log D = logit: the two signs differ by exactly the discriminator's logit
+    torch.testing.assert_close(r_pos + r_neg, logit)
+    with pytest.raises(ConfigError, match="reward_sign 'both'"):
+        GAILConfig(reward_sign="both")

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from protege.algorithms.adversarial.loop import (
+    CHECKPOINT_EVERY,
     AdversarialConfig,
     AdversarialResult,
     Batch,
@@ -83,9 +85,18 @@ def train_airl(
     demos: Transitions,
     cfg: AIRLConfig = AIRLConfig(),
     callbacks: Sequence[Callback] = (),
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> AdversarialResult:
     """Recover a reward from `demos` by AIRL while training a learner on it."""
     gamma = cfg.gamma if cfg.gamma is not None else learner_gamma(cfg)
     return train_adversarial(
-        env, demos, lambda spaces: AIRLDiscriminator(spaces, cfg, gamma), airl_loss, cfg, callbacks
+        env,
+        demos,
+        lambda spaces: AIRLDiscriminator(spaces, cfg, gamma),
+        airl_loss,
+        cfg,
+        callbacks,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
     )

@@ -3,7 +3,10 @@ Imitation Learning").
 
 A discriminator D(s, a) = σ(logit) learns to tell expert transitions from the learner's;
 the learner is paid -log(1 - D(s, a)) = softplus(logit), positive everywhere, which is
-also the reward the run saves.
+also the reward the run saves. On tasks that end on success (MountainCar, Acrobot) a
+positive reward pays the learner to never finish; `reward_sign="negative"` pays
+log D(s, a) = -softplus(-logit) instead, zero for expert-like steps and negative elsewhere
+(Ho & Ermon's "favor zero expert reward" setting for those tasks).
 
     result = train_gail("CartPole-v1", demos, GAILConfig(steps=100_000))
     result.model.save("policy.zip"); save_reward(result.reward, "runs/gail")
@@ -13,11 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from protege.algorithms.adversarial.loop import (
+    CHECKPOINT_EVERY,
     AdversarialConfig,
     AdversarialResult,
     Batch,
@@ -27,26 +32,43 @@ from protege.algorithms.adversarial.loop import (
 from protege.callbacks import Callback
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
+from protege.errors import ConfigError
 from protege.rewards import MLPRewardNet, RewardNet, TensorObs
 
 
 @dataclass(frozen=True)
 class GAILConfig(AdversarialConfig):
     """GAIL settings (see `AdversarialConfig` for each field). Defaults tuned on
-    CartPole-v1 with PPO (tests/algorithms/adversarial, benchmarks/adversarial.py)."""
+    CartPole-v1 with PPO (tests/algorithms/adversarial, benchmarks/adversarial.py).
+
+    reward_sign: "positive" pays -log(1 - D) >= 0 (tasks that end on failure, CartPole);
+        "negative" pays log D <= 0 (tasks that end on success, MountainCar, Acrobot).
+    """
+
+    reward_sign: str = "positive"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.reward_sign not in ("positive", "negative"):
+            raise ConfigError(
+                f"reward_sign {self.reward_sign!r}: choose positive (-log(1 - D), tasks that "
+                "end on failure) or negative (log D, tasks that end on success)"
+            )
 
 
 class SoftplusReward(RewardNet):
-    """-log(1 - D) = softplus(logit): GAIL's reward, from the discriminator's logit net."""
+    """GAIL's reward from the discriminator's logit net: -log(1 - D) = softplus(logit), or
+    with `negative`, log D = -softplus(-logit)."""
 
-    def __init__(self, logit_net: RewardNet) -> None:
+    def __init__(self, logit_net: RewardNet, negative: bool = False) -> None:
         super().__init__(logit_net.spaces)
-        self.logit_net = logit_net
+        self.logit_net, self.negative = logit_net, negative
 
     def forward(
         self, obs: TensorObs, acts: torch.Tensor, next_obs: TensorObs, dones: torch.Tensor
     ) -> torch.Tensor:
-        return F.softplus(self.logit_net(obs, acts, next_obs, dones))
+        logit = self.logit_net(obs, acts, next_obs, dones)
+        return -F.softplus(-logit) if self.negative else F.softplus(logit)
 
 
 class GAILDiscriminator(Discriminator):
@@ -56,13 +78,13 @@ class GAILDiscriminator(Discriminator):
         super().__init__()
         net = MLPRewardNet(spaces, use_action=True, use_done=cfg.absorbing, hidden=cfg.disc_hidden)
         self.logit_net: RewardNet = net
-        self.reward = SoftplusReward(net)
+        self.reward = SoftplusReward(net, negative=cfg.reward_sign == "negative")
 
     def logits(self, b: Batch) -> torch.Tensor:
         return self.logit_net(b.obs, b.acts, b.next_obs, b.dones)
 
     def policy_reward(self, b: Batch) -> torch.Tensor:
-        return F.softplus(self.logits(b))
+        return self.reward(b.obs, b.acts, b.next_obs, b.dones)
 
 
 def gail_loss(disc: Discriminator, expert: Batch, learner: Batch) -> torch.Tensor:
@@ -78,8 +100,17 @@ def train_gail(
     demos: Transitions,
     cfg: GAILConfig = GAILConfig(),
     callbacks: Sequence[Callback] = (),
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> AdversarialResult:
     """Imitate `demos` in `env` by GAIL; the result holds the SB3 learner and the reward."""
     return train_adversarial(
-        env, demos, lambda spaces: GAILDiscriminator(spaces, cfg), gail_loss, cfg, callbacks
+        env,
+        demos,
+        lambda spaces: GAILDiscriminator(spaces, cfg),
+        gail_loss,
+        cfg,
+        callbacks,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
     )

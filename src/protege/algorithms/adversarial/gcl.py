@@ -19,10 +19,12 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from protege.algorithms.adversarial.loop import (
+    CHECKPOINT_EVERY,
     AdversarialConfig,
     AdversarialResult,
     Batch,
@@ -105,11 +107,20 @@ def train_gcl(
     demos: Transitions,
     cfg: GCLConfig = GCLConfig(),
     callbacks: Sequence[Callback] = (),
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> AdversarialResult:
     """Fit a reward to `demos` by guided cost learning while training a learner on it."""
     loss = functools.partial(
         gcl_loss, demos_in_samples=cfg.demos_in_samples, reward_l2=cfg.reward_l2
     )
     return train_adversarial(
-        env, demos, lambda spaces: GCLDiscriminator(spaces, cfg), loss, cfg, callbacks
+        env,
+        demos,
+        lambda spaces: GCLDiscriminator(spaces, cfg),
+        loss,
+        cfg,
+        callbacks,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
     )

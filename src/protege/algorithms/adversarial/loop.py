@@ -9,14 +9,20 @@ replay old transitions with the *current* reward (Kostrikov et al. 2019, DAC).
 
 The algorithms differ only in their `Discriminator` (what a logit is, what the learner is
 paid) and their loss; both are passed in. Everything here is plumbing.
+
+With `checkpoint=`, the whole state (learner, optimisers, replay buffer, discriminator,
+window, generators, history) is saved to one file every `checkpoint_every` rounds, and a
+later call continues from it; episodes under way at the kill start over.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -25,6 +31,7 @@ import torch
 from torch import nn
 
 from protege.callbacks import Callback, CallbackList
+from protege.checkpoint import load_checkpoint, save_checkpoint
 from protege.data.rollout import rollout
 from protege.data.types import Obs, Transitions, obs_index
 from protege.envs import EnvFactory, Spaces, check_supported, make_env
@@ -36,6 +43,9 @@ from protege.rl import ALGOS, build_learner, check_learner, learner_log_prob, ma
 CHECK_SEED = 20_000
 """In-training evaluations (`eval_every`) use episode seeds 20000, 20001, ...: apart from
 demonstration seeds (0, 1, ...) and the final evaluation's (10000, ...)."""
+
+CHECKPOINT_EVERY = 10
+"""Rounds between checkpoints: 2,560 env steps with the default PPO rollout or disc_every."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +256,16 @@ class TransitionWindow:
         idx = rng.integers(0, self.size, n)
         return {k: obs_index(v, idx) for k, v in self.data.items()}
 
+    def state(self) -> dict[str, Any]:
+        """The window as tensors and numbers, for a checkpoint."""
+        data = None if self.data is None else _tensors(self.data)
+        return {"size": self.size, "pos": self.pos, "data": data}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what `state` returned (the capacity must be the same)."""
+        self.size, self.pos = int(state["size"]), int(state["pos"])
+        self.data = None if state["data"] is None else _arrays(state["data"])
+
 
 def _alloc(v: Any, capacity: int) -> Any:
     if isinstance(v, dict):
@@ -260,6 +280,30 @@ def _put(buf: Any, idx: np.ndarray, v: Any) -> None:
             buf[k][idx] = v[k]
     else:
         buf[idx] = np.asarray(v).reshape(len(idx), *buf.shape[1:])
+
+
+def _tensors(x: Any, n: int | None = None) -> Any:
+    """Arrays (in dicts) as CPU tensors, the first `n` rows only when given: a weights-only
+    checkpoint holds no NumPy objects."""
+    if isinstance(x, dict):
+        return {k: _tensors(v, n) for k, v in x.items()}
+    return torch.from_numpy(np.array(x[:n] if n is not None else x))
+
+
+def _arrays(x: Any) -> Any:
+    """`_tensors` undone: NumPy arrays (in dicts)."""
+    if isinstance(x, dict):
+        return {k: _arrays(v) for k, v in x.items()}
+    return x.numpy()
+
+
+def _fill(buf: Any, saved: Any) -> None:
+    """Copy saved rows into the start of a preallocated array (or dict of them)."""
+    if isinstance(buf, dict):
+        for k in buf:
+            _fill(buf[k], saved[k])
+    else:
+        buf[: len(saved)] = saved.numpy()
 
 
 # -- the loop ------------------------------------------------------------------------------
@@ -375,21 +419,95 @@ class _Adversary:
                 )
         return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
+    def state(self) -> dict[str, Any]:
+        """The discriminator, its optimiser, the reward scale, the window and the generator."""
+        assert self.window is not None
+        return {
+            "disc": self.disc.state_dict(), "opt": self.opt.state_dict(),
+            "scale": [self.scale.count, self.scale.mean, self.scale.m2],
+            "window": self.window.state(), "rng": self.rng.bit_generator.state,
+        }  # fmt: skip
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what `state` returned."""
+        assert self.window is not None
+        self.disc.load_state_dict(state["disc"])
+        self.opt.load_state_dict(state["opt"])
+        count, mean, m2 = state["scale"]
+        self.scale.count, self.scale.mean, self.scale.m2 = int(count), float(mean), float(m2)
+        self.window.load_state(state["window"])
+        self.rng.bit_generator.state = state["rng"]
+
+
+# -- the learner's state in a checkpoint ---------------------------------------------------
+
+_COUNTERS = ("num_timesteps", "_n_updates", "_episode_num", "_n_calls")  # _n_calls: DQN's
+_BUFFER_FIELDS = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts")
+
+
+def learner_state(model: Any) -> dict[str, Any]:
+    """What an SB3 learner needs to go on training: weights and optimisers (SB3's own
+    `get_parameters`), SAC's entropy coefficient, counters, recent episodes and, off-policy,
+    the filled part of the replay buffer; tensors and numbers only."""
+    from stable_baselines3.common.save_util import recursive_getattr
+
+    state: dict[str, Any] = {
+        "parameters": model.get_parameters(),
+        "variables": {
+            name: recursive_getattr(model, name).detach().cpu().clone()
+            for name in model._get_torch_save_params()[1]
+        },
+        "counters": {k: int(getattr(model, k)) for k in _COUNTERS if hasattr(model, k)},
+        "episodes": [{k: float(v) for k, v in e.items()} for e in model.ep_info_buffer or ()],
+    }
+    buffer = getattr(model, "replay_buffer", None)
+    if buffer is not None:
+        n = buffer.buffer_size if buffer.full else buffer.pos
+        state["replay_buffer"] = {
+            "pos": int(buffer.pos), "full": bool(buffer.full),
+            "arrays": {name: _tensors(getattr(buffer, name), n) for name in _BUFFER_FIELDS
+                       if getattr(buffer, name, None) is not None},
+        }  # fmt: skip
+    return state
+
+
+def load_learner_state(model: Any, state: dict[str, Any]) -> None:
+    """Restore what `learner_state` returned into a learner built with the same settings."""
+    from stable_baselines3.common.save_util import recursive_getattr
+
+    model.set_parameters(state["parameters"], exact_match=True, device=model.device)
+    with torch.no_grad():
+        for name, value in state["variables"].items():
+            recursive_getattr(model, name).copy_(value)  # in place: optimisers hold it
+    for name, value in state["counters"].items():
+        setattr(model, name, int(value))
+    window = model._stats_window_size
+    model.ep_info_buffer = deque((dict(e) for e in state["episodes"]), maxlen=window)
+    model.ep_success_buffer = deque(maxlen=window)
+    saved = state.get("replay_buffer")
+    if saved is not None:
+        buffer = model.replay_buffer
+        for name, rows in saved["arrays"].items():
+            _fill(getattr(buffer, name), rows)
+        buffer.pos, buffer.full = int(saved["pos"]), bool(saved["full"])
+
 
 def _round_callback(
     on_round: Callable[[int], dict[str, float]],
     report: Callable[[dict[str, float]], bool],
     every: int,
+    last: int = 0,
 ) -> Any:
     """An SB3 callback: `on_round(env_steps)` at a rollout's end (at most every `every`
     steps, before the learner trains on it), then `report(row)` once the learner has
-    trained, at the next rollout's start or at the end; training stops when it is False."""
+    trained, at the next rollout's start or at the end; training stops when it is False.
+    last: the env step of the latest round (a resumed run's)."""
     from stable_baselines3.common.callbacks import BaseCallback
 
     class _Rounds(BaseCallback):
         def __init__(self) -> None:
             super().__init__()
-            self.last, self.go_on = 0, True
+            self.last, self.go_on = last, True
             self.pending: dict[str, float] | None = None
 
         def _on_step(self) -> bool:
@@ -418,6 +536,8 @@ def train_adversarial(
     loss: Loss,
     cfg: AdversarialConfig,
     callbacks: Sequence[Callback] = (),
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> AdversarialResult:
     """Alternate learner rollouts on the discriminator's reward and discriminator rounds.
 
@@ -429,6 +549,9 @@ def train_adversarial(
     holds `env_steps`, the learner's recent true `return_mean`, `disc_loss`,
     `disc_accuracy`, `expert_reward` / `learner_reward` (the saved reward's minibatch
     means), and `eval_return` when an evaluation ran.
+    checkpoint: a file for the whole training state, saved every `checkpoint_every` rounds
+        once the learner has trained on the round; when it exists, training continues from
+        it (its rows are replayed to the callbacks) with fresh episodes.
     """
     if len(demos) == 0:
         raise DatasetError("the demonstrations hold no transitions; record some episodes")
@@ -452,8 +575,15 @@ def train_adversarial(
 
     cb = CallbackList(callbacks)
     history: list[dict[str, float]] = []
-    start, outside = time.perf_counter(), 0.0
     reached: list[int] = []
+    saved = load_checkpoint(checkpoint) if checkpoint and Path(checkpoint).is_file() else None
+    if saved is not None:
+        adversary.load_state(saved["adversary"])
+        load_learner_state(model, saved["learner"])
+        torch.set_rng_state(saved["torch_rng"])
+        history, reached = [dict(row) for row in saved["history"]], list(saved["reached"])
+        venv.seed(_resume_seed(cfg.seed, model.num_timesteps))  # not the first episodes again
+    start, outside = time.perf_counter() - (saved["seconds"] if saved else 0.0), 0.0
 
     def on_round(env_steps: int) -> dict[str, float]:
         row: dict[str, float] = {"env_steps": float(env_steps)}
@@ -461,6 +591,14 @@ def train_adversarial(
         episodes = [info["r"] for info in list(model.ep_info_buffer)[-20:]]
         row["return_mean"] = float(np.mean(episodes)) if episodes else math.nan
         return row
+
+    def save() -> None:
+        assert checkpoint is not None
+        save_checkpoint(checkpoint, {
+            "learner": learner_state(model), "adversary": adversary.state(),
+            "torch_rng": torch.get_rng_state(), "history": history, "reached": reached,
+            "seconds": time.perf_counter() - start - outside,
+        })  # fmt: skip
 
     def report(row: dict[str, float]) -> bool:
         nonlocal outside
@@ -480,13 +618,23 @@ def train_adversarial(
         row["seconds"] = time.perf_counter() - start - outside
         cb.on_iteration(len(history), row)
         history.append(row)
+        if checkpoint is not None and len(history) % max(checkpoint_every, 1) == 0:
+            tick = time.perf_counter()
+            save()
+            outside += time.perf_counter() - tick  # writing files is not training
         return not reached
 
     cb.on_start(cfg.steps, "env step")
+    for i, row in enumerate(history):
+        cb.on_iteration(i, row)
+    last = int(history[-1]["env_steps"]) if history else 0
     try:
-        model.learn(
-            total_timesteps=cfg.steps, callback=_round_callback(on_round, report, round_steps)
-        )
+        if model.num_timesteps < cfg.steps and not reached:
+            model.learn(
+                total_timesteps=cfg.steps - model.num_timesteps,
+                callback=_round_callback(on_round, report, round_steps, last),
+                reset_num_timesteps=False,  # a resumed learner counts on from its checkpoint
+            )
     finally:
         venv.close()
     result = AdversarialResult(
@@ -495,3 +643,8 @@ def train_adversarial(
     )  # fmt: skip
     cb.on_end(history[-1] if history else {})
     return result
+
+
+def _resume_seed(seed: int, env_steps: int) -> int:
+    """The envs' seed after a resume: apart from the first run's and from evaluation seeds."""
+    return int(np.random.SeedSequence([seed, env_steps]).generate_state(1)[0])
