@@ -160,10 +160,15 @@ def expand(sweep: Sweep, out: Path, demos: dict[str, str | None]) -> list[Trial]
         except ConfigError as exc:
             raise ConfigError(f"{sweep.source}: {algo}: {exc}") from None
         tag = "__".join(v.replace("/", "_").replace(",", "_") for v in varying)
-        name = "__".join(p for p in (algo, env.replace(":", "-"), tag, f"s{seed}") if p)
+        name = "__".join(p for p in (algo, path_safe(env), tag, f"s{seed}") if p)
         trials.append(Trial(algo, env, int(seed), overrides, str(out / sweep.name / name),
                             demos.get(env), sweep.eval_episodes))  # fmt: skip
     return trials
+
+
+def path_safe(env: str) -> str:
+    """An env id as one path component ("protege/Acrobot200-v1" -> "protege_Acrobot200-v1")."""
+    return env.replace("/", "_").replace(":", "-")
 
 
 def build_config(algo: str, seed: int, overrides: Sequence[str]) -> Any:
@@ -213,7 +218,7 @@ def prepare_demos(sweep: Sweep, out: Path) -> dict[str, str | None]:
         if expert is None:
             raise ConfigError(f"sweep '{sweep.name}': no built-in expert for {env}; give "
                               f"demos: {{{env}: PATH}}")  # fmt: skip
-        path = out / sweep.name / "demos" / f"{env.replace(':', '-')}.npz"
+        path = out / sweep.name / "demos" / f"{path_safe(env)}.npz"
         if not path.is_file():
             collect(env, expert, int(sweep.demos.get("episodes", 10)), path, seed=0)
         paths[env] = str(path)
@@ -330,7 +335,8 @@ def _read_result(trial: Trial) -> dict[str, Any]:
     return read_json(path, METRICS) if path.is_file() else {"error": "did not finish"}
 
 
-def _ci(values: list[float]) -> tuple[float, float]:
+def mean_ci95(values: list[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95% t-interval (nan for one value)."""
     arr = np.asarray(values, dtype=np.float64)
     if len(arr) < 2:
         return float(arr.mean()), math.nan
@@ -351,7 +357,7 @@ def aggregate(trials: Sequence[Trial], results: Sequence[dict[str, Any]]) -> lis
         for key in ("return_mean", "normalized_score", "expert_return_mean",
                     "random_return_mean"):  # fmt: skip
             values = [float(r[key]) for r in ok if isinstance(r.get(key), (int, float))]
-            row[key], row[f"{key}_ci95"] = _ci(values) if values else (math.nan, math.nan)
+            row[key], row[f"{key}_ci95"] = mean_ci95(values) if values else (math.nan, math.nan)
         rows.append(row)
     return rows
 

@@ -16,7 +16,9 @@ ENV_IDS = sorted(SCRIPTED_EXPERTS)
 def test_covers_the_promised_envs() -> None:
     assert set(ENV_IDS) == {
         "CartPole-v1",
+        "protege/CartPole200-v1",
         "Acrobot-v1",
+        "protege/Acrobot200-v1",
         "MountainCar-v0",
         "MountainCarContinuous-v0",
         "Pendulum-v1",

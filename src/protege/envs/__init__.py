@@ -27,6 +27,20 @@ class Spaces:
         return cls(env.observation_space, env.action_space)
 
 
+LIMITED_ENVS: dict[str, tuple[str, int]] = {
+    "protege/CartPole200-v1": ("CartPole-v1", 200),
+    "protege/Acrobot200-v1": ("Acrobot-v1", 200),
+}
+"""Gymnasium ids protege registers: (base id, max_episode_steps), the 200-step limits of Ho &
+Ermon (2016)'s classic-control table (MountainCar-v0 already stops at 200; Gymnasium's
+CartPole-v0 does too, but warns that it is out of date)."""
+
+for _id, (_base, _limit) in LIMITED_ENVS.items():
+    if _id not in gym.registry:
+        gym.register(_id, entry_point=gym.spec(_base).entry_point, max_episode_steps=_limit,
+                     reward_threshold=gym.spec(_base).reward_threshold)  # fmt: skip
+
+
 TABULAR_KINDS = ("gridworld", "objectworld", "garnet")
 """Spec prefixes of the built-in tabular MDPs: "gridworld:10", "objectworld:8", "garnet:100"."""
 

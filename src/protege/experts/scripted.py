@@ -201,6 +201,20 @@ SCRIPTED_EXPERTS: dict[str, ScriptedExpert] = {
             min_return=-90.0,
         ),
         ScriptedExpert(
+            "protege/CartPole200-v1",
+            cartpole,
+            "CartPole-v1's controller on the 200-step limit (200.0 ± 0.0)",
+            reference_return=200.0,
+            min_return=199.0,
+        ),
+        ScriptedExpert(
+            "protege/Acrobot200-v1",
+            acrobot,
+            "Acrobot-v1's controller on the 200-step limit (-79.9 ± 20.1)",
+            reference_return=-79.89,
+            min_return=-90.0,
+        ),
+        ScriptedExpert(
             "MountainCar-v0",
             mountain_car,
             "push along the velocity, switching on a tuned curve v = f(pos); first push right "
