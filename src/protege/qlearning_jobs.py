@@ -11,6 +11,8 @@ progress.csv   one row per `log_every` steps: losses, expert and learner reward,
                evaluation episodes
 metrics.json   returns against the expert and a random policy on the same seeds, the
                env steps taken (0 offline) and the training time
+checkpoints/   qlearning.pt: the whole training state at the last progress row, from
+               which `--resume` continues an interrupted run
 
 A reward-transfer run (a fresh SB3 learner trained on a saved reward instead of the env's)
 holds config.json (with the reward run it used), policy.zip and metrics.json, so
@@ -40,6 +42,7 @@ from protege.errors import ConfigError, RunDirError
 from protege.evaluation import evaluate_returns, normalized_score
 from protege.experts import load_expert
 from protege.jobs import (
+    CHECKPOINTS,
     EVAL_SEED,
     default_expert,
     evaluate_run,
@@ -70,6 +73,10 @@ REWARD_MEANING = {
     "optimal for (trained on 1 for expert and 0 for its own steps)",
 }
 QLearningConfig = IQLearnConfig | SQILConfig
+CHECKPOINT = "qlearning.pt"  # in the run's checkpoints/ folder
+CHECKPOINT_EVERY = 1
+"""Progress rows between checkpoints: each row is already `log_every` steps and an
+evaluation, so saving the state (replay buffer included) at every row costs little."""
 
 
 def build_qlearning_config(
@@ -127,8 +134,13 @@ def train_qlearning_run(
     eval_episodes: int = 20,
     overwrite: bool = False,
     callbacks: Sequence[Callback] = (),
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """IQ-Learn or SQIL into a run directory, then the comparison with the expert."""
+    """IQ-Learn or SQIL into a run directory, then the comparison with the expert.
+
+    The training state is checkpointed at every progress row (checkpoints/qlearning.pt);
+    `resume` continues an interrupted run from it (or starts one where there is none).
+    """
     if algo not in QLEARNING_ALGOS:
         raise ConfigError(f"unknown algorithm {algo!r}; choose one of iq-learn, sqil")
     wanted = IQLearnConfig if algo == "iq-learn" else SQILConfig
@@ -139,14 +151,15 @@ def train_qlearning_run(
     env = None if offline else env_factory(env_id)
     expert = expert if expert is not None else default_expert(env_id)
     config = run_config(algo, env_id, demos_path, expert, eval_episodes, cfg, offline=offline)
-    run = open_run(out, config, overwrite, resume=False)
+    run = open_run(out, config, overwrite, resume)
     transitions = flatten_trajectories(demos.trajectories)
     evaluate = _progress_evaluator(env_id, expert) if cfg.eval_every > 0 else None
     logged = [CSVLogger(run / PROGRESS), *callbacks]
+    saving = (run / CHECKPOINTS / CHECKPOINT, CHECKPOINT_EVERY)
     if isinstance(cfg, IQLearnConfig):
-        result: Any = train_iq_learn(transitions, demos.spaces, cfg, env, logged, evaluate)
+        result: Any = train_iq_learn(transitions, demos.spaces, cfg, env, logged, evaluate, *saving)
     else:
-        result = train_sqil(transitions, demos.spaces, cfg, env, logged, evaluate)
+        result = train_sqil(transitions, demos.spaces, cfg, env, logged, evaluate, *saving)
     result.policy.save(run / POLICY)
     save_reward(result.reward, run, meaning=REWARD_MEANING[algo], algo=algo, gamma=cfg.gamma)
     metrics = evaluate_run(run, eval_episodes, train_seconds=result.train_seconds)

@@ -3,6 +3,7 @@
 protege collect CartPole-v1 --episodes 10 --out demos.npz
 protege train iq-learn --env CartPole-v1 --demos demos.npz --out runs/iq --offline
 protege train sqil --env Pendulum-v1 --demos pend.npz --out runs/sqil --steps 8000
+protege train sqil ... --resume          # continue a killed run from its last checkpoint
 protege train ppo --env CartPole-v1 --reward runs/iq --out runs/ppo   # reward transfer
 protege eval runs/iq
 """
@@ -41,7 +42,7 @@ def _command(name: str) -> Callable[..., None]:
     def train_cmd(
         env: str = typer.Option(..., help="Gymnasium id the demonstrations were recorded on."),
         demos: str = typer.Option(..., help="*.npz or Minari dataset dir recorded on ENV."),
-        out: Path = typer.Option(..., help="Run directory to create."),
+        out: Path = typer.Option(..., help="Run directory to create (or resume)."),
         offline: bool = typer.Option(
             False, help="Learn from the demonstrations alone: no env step (iq-learn only)."
         ),
@@ -57,6 +58,7 @@ def _command(name: str) -> Callable[..., None]:
         ),
         eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
         overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
+        resume: bool = typer.Option(False, help="Continue an interrupted run from its checkpoint."),
         tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
     ) -> None:
         from protege.cli.main import console, metrics_table, trainer_callbacks
@@ -65,7 +67,7 @@ def _command(name: str) -> Callable[..., None]:
         cfg = build_qlearning_config(name, offline, steps, seed, set_)
         metrics = train_qlearning_run(
             name, env, demos, out, cfg, expert, eval_episodes, overwrite,
-            trainer_callbacks(name, "return_mean", out, tensorboard),
+            trainer_callbacks(name, "return_mean", out, tensorboard), resume=resume,
         )  # fmt: skip
         mode = "offline" if offline else "online"
         console.print(metrics_table(metrics, f"{name} ({mode}) on {env} vs the expert"))

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import torch
 
@@ -194,21 +195,35 @@ class _TerminalRate:
         return self.value
 
 
-def iq_update(learner: SoftQLearner, cfg: IQLearnConfig, f_expert: float = 0.0) -> Update:
+class _IQUpdate:
     """The update step: one critic step on the IQ loss, an actor step (Box), target update.
 
-    f_expert: the fraction of expert transitions that terminate (for cfg.absorbing).
+    f_expert: the fraction of expert transitions that terminate (for cfg.absorbing). The
+    learner's own rate is a running mean, checkpointed with `state_dict`.
     """
-    learner_rate = _TerminalRate()
 
-    def update(expert: Batch, own: Batch | None) -> dict[str, float]:
+    def __init__(self, learner: SoftQLearner, cfg: IQLearnConfig, f_expert: float) -> None:
+        self.learner, self.cfg, self.f_expert = learner, cfg, f_expert
+        self.learner_rate = _TerminalRate()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"learner_rate": self.learner_rate.value}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.learner_rate.value = float(state["learner_rate"])
+
+    def _v_absorbing(self, own: Batch | None) -> float:
+        if self.cfg.absorbing_mode != "mixture":
+            return 0.0
+        f_learner = self.learner_rate.update(own) if own is not None else 0.0
+        return absorbing_value(self.f_expert, f_learner, self.cfg.chi2, self.cfg.gamma)
+
+    def __call__(self, expert: Batch, own: Batch | None) -> dict[str, float]:
+        learner, cfg = self.learner, self.cfg
         batch = expert if own is None else concat(expert, own)
         is_expert = torch.zeros(len(batch), dtype=torch.bool, device=batch.terminal.device)
         is_expert[: len(expert)] = True
-        v_absorbing = 0.0
-        if cfg.absorbing_mode == "mixture":
-            f_learner = learner_rate.update(own) if own is not None else 0.0
-            v_absorbing = absorbing_value(f_expert, f_learner, cfg.chi2, cfg.gamma)
+        v_absorbing = self._v_absorbing(own)
         if cfg.target_tau >= 1.0 and learner.discrete:
             next_v = learner.value(batch.next_obs)
         else:
@@ -228,7 +243,13 @@ def iq_update(learner: SoftQLearner, cfg: IQLearnConfig, f_expert: float = 0.0) 
         learner.update_target(cfg.target_tau)
         return stats
 
-    return update
+
+def iq_update(learner: SoftQLearner, cfg: IQLearnConfig, f_expert: float = 0.0) -> Update:
+    """The update step: one critic step on the IQ loss, an actor step (Box), target update.
+
+    f_expert: the fraction of expert transitions that terminate (for cfg.absorbing).
+    """
+    return _IQUpdate(learner, cfg, f_expert)
 
 
 def train_iq_learn(
@@ -238,11 +259,16 @@ def train_iq_learn(
     env: str | EnvFactory | None = None,
     callbacks: Sequence[Callback] = (),
     evaluate: Evaluate | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 1,
 ) -> IQLearnResult:
     """Learn a soft Q-function whose policy imitates `demos`; online needs `env`.
 
     evaluate: called with the current policy at progress rows (every `eval_every`); what
         it returns joins the row (e.g. return_mean), its time is not training time.
+    checkpoint: a file for the whole training state, saved every `checkpoint_every`
+        progress rows; when it exists, training resumes from it (offline, to the very
+        weights of a run never stopped; online, with a fresh episode: see `loop`).
     """
     if len(demos) == 0:
         raise ConfigError("IQ-Learn needs at least one demonstration step")
@@ -252,10 +278,11 @@ def train_iq_learn(
     learner = make_learner(spaces, cfg.hidden, cfg.alpha, cfg.lr, cfg.actor_lr, cfg.seed, device)
     expert = batch_from_transitions(demos, spaces, device)
     update = iq_update(learner, cfg, float(expert.terminal.float().mean()))
+    saving = (checkpoint, checkpoint_every)
     if cfg.offline:
-        loop = run_offline(learner, expert, update, cfg, callbacks, evaluate)
+        loop = run_offline(learner, expert, update, cfg, callbacks, evaluate, *saving)
     else:
         assert env is not None
-        loop = run_online(learner, expert, update, cfg, env, callbacks, evaluate)
+        loop = run_online(learner, expert, update, cfg, env, callbacks, evaluate, *saving)
     reward = SoftQReward.from_learner(learner, cfg.gamma)
     return IQLearnResult(learner.policy(), reward, loop.history, loop.train_seconds, loop.env_steps)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -113,6 +114,27 @@ class SoftQLearner:
         acts, _ = sample_continuous(self.actor, t, self.gen)
         space = self.spaces.action
         return acts.cpu().numpy().reshape(len(acts), *space.shape).astype(space.dtype)  # type: ignore[misc]
+
+    def state_dict(self) -> dict[str, Any]:
+        """What training changes: the networks, the target, the optimisers, the generator."""
+        state = {
+            "critic": self.critic.state_dict(), "critic_target": self.critic_target.state_dict(),
+            "critic_opt": self.critic_opt.state_dict(), "gen": self.gen.get_state(),
+        }  # fmt: skip
+        if self.actor is not None and self.actor_opt is not None:
+            state["actor"] = self.actor.state_dict()
+            state["actor_opt"] = self.actor_opt.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from `state_dict()`'s output: training then goes on as if never stopped."""
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        self.critic_opt.load_state_dict(state["critic_opt"])
+        self.gen.set_state(state["gen"])
+        if self.actor is not None and self.actor_opt is not None:
+            self.actor.load_state_dict(state["actor"])
+            self.actor_opt.load_state_dict(state["actor_opt"])
 
     def policy(self) -> ActorPolicy:
         """The learned policy as a standalone ActorPolicy on the CPU (logits Q/α, or the actor)."""

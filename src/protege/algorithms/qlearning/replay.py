@@ -8,6 +8,7 @@ terminal state; truncated episodes (time limits) bootstrap through their last st
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,6 +55,12 @@ def _cat_obs(a: TensorObs, b: TensorObs) -> TensorObs:
         return {k: torch.cat([a[k], b[k]]) for k in a}
     assert isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
     return torch.cat([a, b])
+
+
+def _obs_to(obs: TensorObs, device: torch.device) -> TensorObs:
+    if isinstance(obs, dict):
+        return {k: v.to(device) for k, v in obs.items()}
+    return obs.to(device)
 
 
 def concat(a: Batch, b: Batch) -> Batch:
@@ -111,9 +118,14 @@ class ReplayBuffer:
             obs_to_tensor(next_obs, self.spaces.observation, self.device),
             torch.as_tensor(np.asarray(terminal), dtype=torch.float32, device=self.device),
         )
+        idx = (self._next + torch.arange(len(new), device=self.device)) % self.capacity
+        self._write(idx, new)
+        self._next = int((self._next + len(new)) % self.capacity)
+        self.size = min(self.size + len(new), self.capacity)
+
+    def _write(self, idx: torch.Tensor, new: Batch) -> None:
         if self._data is None:
             self._data = self._allocate(new)
-        idx = (self._next + torch.arange(len(new), device=self.device)) % self.capacity
         data = self._data
         for field_name in ("obs", "next_obs"):
             dst, src = getattr(data, field_name), getattr(new, field_name)
@@ -124,8 +136,28 @@ class ReplayBuffer:
                 dst[idx] = src
         data.acts[idx] = new.acts
         data.terminal[idx] = new.terminal
-        self._next = int((self._next + len(new)) % self.capacity)
-        self.size = min(self.size + len(new), self.capacity)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The stored transitions (copies of the filled rows only) and the ring position."""
+        state: dict[str, Any] = {"size": self.size, "next": self._next}
+        if self._data is not None:
+            filled = self._data.rows(torch.arange(self.size, device=self.device))
+            state["data"] = {
+                "obs": filled.obs, "acts": filled.acts, "next_obs": filled.next_obs,
+                "terminal": filled.terminal,
+            }  # fmt: skip
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Refill the buffer from `state_dict()`'s output (e.g. a checkpoint on the CPU)."""
+        self.size, self._next, self._data = int(state["size"]), int(state["next"]), None
+        if "data" in state:
+            d = state["data"]
+            saved = Batch(
+                _obs_to(d["obs"], self.device), d["acts"].to(self.device),
+                _obs_to(d["next_obs"], self.device), d["terminal"].to(self.device),
+            )  # fmt: skip
+            self._write(torch.arange(self.size, device=self.device), saved)
 
     def sample(self, n: int, gen: torch.Generator) -> Batch:
         """`n` stored transitions drawn uniformly with replacement."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -127,11 +128,16 @@ def train_sqil(
     env: str | EnvFactory | None = None,
     callbacks: Sequence[Callback] = (),
     evaluate: Evaluate | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 1,
 ) -> SQILResult:
     """Soft Q-learning on expert (reward 1) and own (reward 0) transitions in `env`.
 
     evaluate: called with the current policy at progress rows (every `eval_every`); what
         it returns joins the row (e.g. return_mean), its time is not training time.
+    checkpoint: a file for the whole training state (networks, optimisers, replay buffer,
+        generators, history), saved every `checkpoint_every` progress rows; when it exists,
+        training resumes from it with a fresh episode (see `loop`).
     """
     if len(demos) == 0:
         raise ConfigError("SQIL needs at least one demonstration step")
@@ -140,6 +146,9 @@ def train_sqil(
     device = resolve_device(cfg.device)
     learner = make_learner(spaces, cfg.hidden, cfg.alpha, cfg.lr, cfg.actor_lr, cfg.seed, device)
     expert = batch_from_transitions(demos, spaces, device)
-    loop = run_online(learner, expert, sqil_update(learner, cfg), cfg, env, callbacks, evaluate)
+    update = sqil_update(learner, cfg)
+    loop = run_online(
+        learner, expert, update, cfg, env, callbacks, evaluate, checkpoint, checkpoint_every
+    )
     reward = SoftQReward.from_learner(learner, cfg.gamma)
     return SQILResult(learner.policy(), reward, loop.history, loop.train_seconds, loop.env_steps)
