@@ -344,22 +344,29 @@ def mean_ci95(values: list[float]) -> tuple[float, float]:
     return float(arr.mean()), float(half)
 
 
+SUMMARY_KEYS = ("return_mean", "normalized_score", "expert_return_mean", "random_return_mean")
+
+
+def summarize(results: Sequence[dict[str, Any]], keys: Sequence[str]) -> dict[str, Any]:
+    """Seeds finished and failed and, per metric in `keys`, the mean and the 95% CI
+    half-width (`KEY_ci95`) over the finished results."""
+    ok = [r for r in results if "error" not in r and "return_mean" in r]
+    row: dict[str, Any] = {"seeds": len(ok), "failed": len(results) - len(ok)}
+    for key in keys:
+        values = [float(r[key]) for r in ok if isinstance(r.get(key), (int, float))]
+        row[key], row[f"{key}_ci95"] = mean_ci95(values) if values else (math.nan, math.nan)
+    return row
+
+
 def aggregate(trials: Sequence[Trial], results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (algo, env, settings): mean and 95% CI over seeds."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for t, r in zip(trials, results, strict=True):
         groups[(t.algo, t.env, t.label)].append(r)
-    rows = []
-    for (algo, env, label), rs in groups.items():
-        ok = [r for r in rs if "error" not in r and "return_mean" in r]
-        row: dict[str, Any] = {"algo": algo, "env": env, "settings": label, "seeds": len(ok),
-                               "failed": len(rs) - len(ok)}  # fmt: skip
-        for key in ("return_mean", "normalized_score", "expert_return_mean",
-                    "random_return_mean"):  # fmt: skip
-            values = [float(r[key]) for r in ok if isinstance(r.get(key), (int, float))]
-            row[key], row[f"{key}_ci95"] = mean_ci95(values) if values else (math.nan, math.nan)
-        rows.append(row)
-    return rows
+    return [
+        {"algo": algo, "env": env, "settings": label, **summarize(rs, SUMMARY_KEYS)}
+        for (algo, env, label), rs in groups.items()
+    ]
 
 
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
