@@ -33,9 +33,9 @@ import warnings
 os.environ.setdefault("TQDM_DISABLE", "1")  # imitation's per-round progress bar
 warnings.filterwarnings("ignore")
 
-import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _imitation_common import evaluate, load_demos  # noqa: E402  (beside this file)
 
 CARTPOLE_DISC = {"demo_batch_size": 1024, "gen_replay_buffer_capacity": 512,
                  "n_disc_updates_per_round": 8}  # fmt: skip
@@ -60,35 +60,6 @@ SETTINGS = {  # (algo, env_id) -> (n_envs, PPO kwargs, trainer kwargs)
         CARTPOLE_DISC,
     ),
 }  # fmt: skip
-
-
-def evaluate(policy, env_id: str, episodes: int, seed: int) -> np.ndarray:
-    """Deterministic returns on episode seeds seed..seed+episodes-1, stepped as one batch."""
-    envs = [gym.make(env_id) for _ in range(episodes)]
-    obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(envs)])
-    returns, done = np.zeros(episodes), np.zeros(episodes, dtype=bool)
-    while not done.all():
-        idx = np.flatnonzero(~done)
-        acts, _ = policy.predict(obs[idx], deterministic=True)
-        for j, act in zip(idx, acts, strict=True):
-            obs[j], r, term, trunc, _ = envs[j].step(act)
-            returns[j] += r
-            done[j] = term or trunc
-    return returns
-
-
-def load_demos(path: str) -> list:
-    """imitation Trajectories from the .npz protege wrote."""
-    from imitation.data import types
-
-    d = np.load(path)
-    trajs, o, a = [], 0, 0
-    for length, terminal in zip(d["lengths"], d["terminated"], strict=True):
-        trajs.append(types.Trajectory(obs=d["obs"][o : o + length + 1],
-                                      acts=d["acts"][a : a + length], infos=None,
-                                      terminal=bool(terminal)))  # fmt: skip
-        o, a = o + length + 1, a + length
-    return trajs
 
 
 def main(job: dict) -> dict:

@@ -63,3 +63,17 @@ def imitation_python(venv_dir: Path = VENV_DIR, quiet: bool = False) -> Path:
 
 if __name__ == "__main__":
     print(imitation_python())
+
+
+def save_demos(trajs: list, path: Path) -> None:
+    """protege Trajectories as the plain arrays `_imitation_common.load_demos` reads (obs
+    with each episode's final observation, acts, lengths, terminated)."""
+    import numpy as np
+
+    np.savez(
+        path,
+        obs=np.concatenate([t.obs for t in trajs]),
+        acts=np.concatenate([t.acts for t in trajs]),
+        lengths=np.array([len(t) for t in trajs]),
+        terminated=np.array([t.terminated for t in trajs]),
+    )

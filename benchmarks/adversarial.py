@@ -30,6 +30,7 @@ Run from the repository root, with protege's venv active and one core per proces
     OMP_NUM_THREADS=1 python benchmarks/adversarial.py              # every task, seed 0
     OMP_NUM_THREADS=1 python benchmarks/adversarial.py --seeds 0 1 2
     OMP_NUM_THREADS=1 python benchmarks/adversarial.py --only gail:CartPole-v1:ppo
+    OMP_NUM_THREADS=1 python benchmarks/adversarial.py --ho-ermon --seeds 0 1 2   # the table
     OMP_NUM_THREADS=1 python benchmarks/adversarial.py --no-imitation  # protege only
 
 The tables are printed and written to `benchmarks/out/adversarial.md` (raw:
@@ -175,15 +176,12 @@ def run_imitation(
     python: Path, task: Task, trajs: list[Trajectory], target: float, seed: int
 ) -> dict[str, Any]:
     """imitation's `task.algo` on the same demonstrations, target and seeds (a subprocess)."""
+    sys.path.insert(0, str(HERE))
+    from _imitation_env import save_demos
+
     with tempfile.TemporaryDirectory(prefix="adversarial-imitation-") as tmp:
         demos, job_path, result = Path(tmp, "demos.npz"), Path(tmp, "job.json"), Path(tmp, "r")
-        np.savez(
-            demos,
-            obs=np.concatenate([t.obs for t in trajs]),
-            acts=np.concatenate([t.acts for t in trajs]),
-            lengths=np.array([len(t) for t in trajs]),
-            terminated=np.array([t.terminated for t in trajs]),
-        )
+        save_demos(trajs, demos)
         job = {
             "algo": task.algo, "env_id": task.env_id, "demos": str(demos),
             "steps": task.imitation_steps, "seed": seed, "target": target,
@@ -290,13 +288,33 @@ def goals(rows: list[dict[str, Any]]) -> str:
     return ("\nGoals (issue #5):\n" + "\n".join(lines) + "\n") if lines else ""
 
 
+def ho_ermon_table(seeds: int) -> None:
+    """GAIL and BC on Ho & Ermon (2016)'s classic-control suite beside the paper's numbers:
+    `protege bench classic` (200-step limits, 1/4/7/10 trajectories), resumable."""
+    from protege.bench import get_suite, plan_bench, tabulate, write_bench
+    from protege.sweep import run_local
+
+    bench = plan_bench(get_suite("classic"), OUT, seeds, algos=["bc", "gail"])
+    results = run_local(bench.trials, on_done=lambda t, r: print("done", t.run_dir, flush=True))
+    md, _ = write_bench(bench, tabulate(bench, results), OUT)
+    print(md.read_text())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--only", nargs="+", help="algo:env:learner names to run")
     parser.add_argument("--no-imitation", action="store_true", help="protege only")
+    parser.add_argument(
+        "--ho-ermon", action="store_true",
+        help="instead: Ho & Ermon's classic-control table for BC and GAIL (protege bench "
+        "classic), seeds 0..len(--seeds)-1, into benchmarks/out/classic/results.md",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.ho_ermon:
+        ho_ermon_table(len(args.seeds))
+        return
     tasks = [t for t in TASKS if not args.only or t.name in args.only]
     wanted = not args.no_imitation and any(t.imitation_steps for t in tasks)
     imitation_py = imitation_python_or_none() if wanted else None

@@ -45,7 +45,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from protege.algorithms.adversarial import GAILConfig, train_gail
@@ -207,32 +206,21 @@ import warnings
 warnings.filterwarnings("ignore")
 
 import gymnasium as gym
-import numpy as np
 import torch
 from imitation.algorithms import sqil
-from imitation.data import types
 from stable_baselines3 import DQN, SAC
 from stable_baselines3.common.env_util import make_vec_env
 
 job = json.loads(open(sys.argv[1]).read())
+sys.path.insert(0, job["benchmarks"])
+import _imitation_common
+
 torch.set_num_threads(1)
 env_id = job["env_id"]
 
 
 def evaluate(policy, episodes):
-    """Deterministic returns on seeds eval_seed..., all episodes stepped as one batch."""
-    seeds = range(job["eval_seed"], job["eval_seed"] + episodes)
-    envs = [gym.make(env_id) for _ in seeds]
-    obs = np.stack([env.reset(seed=seed)[0] for env, seed in zip(envs, seeds)])
-    returns, done = np.zeros(len(envs)), np.zeros(len(envs), dtype=bool)
-    while not done.all():
-        idx = np.flatnonzero(~done)
-        acts, _ = policy.predict(obs[idx], deterministic=True)
-        for j, act in zip(idx, acts):
-            obs[j], r, term, trunc, _ = envs[j].step(act)
-            returns[j] += r
-            done[j] = term or trunc
-    return returns
+    return _imitation_common.evaluate(policy, env_id, episodes, job["eval_seed"])
 
 
 def reached(mean):
@@ -241,13 +229,7 @@ def reached(mean):
     return (mean - job["random"]) / (job["expert"] - job["random"]) >= job["threshold"]
 
 
-d = np.load(job["demos"])
-trajs, o, a = [], 0, 0
-for length, terminal in zip(d["lengths"], d["terminated"]):
-    trajs.append(types.Trajectory(obs=d["obs"][o : o + length + 1],
-                                  acts=d["acts"][a : a + length], infos=None,
-                                  terminal=bool(terminal)))
-    o, a = o + length + 1, a + length
+trajs = _imitation_common.load_demos(job["demos"])
 venv = make_vec_env(env_id, n_envs=1, seed=job["seed"])
 discrete = isinstance(venv.action_space, gym.spaces.Discrete)
 kwargs = dict(job["dqn_kwargs"]) if discrete else {}
@@ -293,16 +275,13 @@ def run_imitation(row: Row, ref: Reference, out: Outcome) -> Outcome:
         return out
     trajs = rollout(row.env_id, scripted_expert(row.env_id).act, row.demo_episodes, seed=0)
     target = "return" if row.env_id == "CartPole-v1" else "score"
+    sys.path.insert(0, str(HERE))
+    from _imitation_env import save_demos
+
     with tempfile.TemporaryDirectory(prefix="sqil-imitation-") as tmp:
         demos_path, script = Path(tmp, "demos.npz"), Path(tmp, "child.py")
         job_path, result_path = Path(tmp, "job.json"), Path(tmp, "result.json")
-        np.savez(
-            demos_path,
-            obs=np.concatenate([t.obs for t in trajs]),
-            acts=np.concatenate([t.acts for t in trajs]),
-            lengths=np.array([len(t) for t in trajs]),
-            terminated=np.array([t.terminated for t in trajs]),
-        )
+        save_demos(trajs, demos_path)
         script.write_text(CHILD)
         job = {
             "env_id": row.env_id, "demos": str(demos_path), "steps": row.steps,
@@ -311,6 +290,7 @@ def run_imitation(row: Row, ref: Reference, out: Outcome) -> Outcome:
             "target": target, "threshold": 475.0 if target == "return" else 0.9,
             "expert": ref.expert.mean, "random": ref.random.mean,
             "dqn_kwargs": LEARNER_DEFAULTS["dqn"], "result": str(result_path),
+            "benchmarks": str(HERE),
         }  # fmt: skip
         job_path.write_text(json.dumps(job))
         cmd = [str(python), str(script), str(job_path)]
