@@ -52,6 +52,12 @@ def test_local_sweep_runs_the_grid_and_resumes_only_what_is_unfinished(tmp_path:
     assert all((d / "metrics.json").stat().st_mtime_ns == s for d, s in stamps.items())
     assert results(out) == rows  # the same numbers: trials are deterministic
 
+    # the same run dirs under other settings: finished runs are not passed off as the new ones
+    spec.write_text(SWEEP.replace("batch_size: 128", "batch_size: 64"))
+    assert run("sweep", str(spec), "--out", str(out), "--workers", "2") == 0
+    assert all((d / "metrics.json").stat().st_mtime_ns == s for d, s in stamps.items())
+    assert all("| 0 (2 failed) |" in r for r in results(out))
+
 
 @pytest.mark.slow
 def test_ray_sweep_on_a_local_instance_gives_the_local_numbers(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
 import math
 import os
 from collections import defaultdict
@@ -34,7 +35,7 @@ import numpy as np
 from scipy import stats
 
 from protege.errors import ConfigError, ProtegeError
-from protege.runs import METRICS, read_json
+from protege.runs import CONFIG, METRICS, read_json
 
 SWEEP_KEYS = {"name", "algos", "envs", "seeds", "demos", "grid", "set", "eval_episodes"}
 TABULAR = ("lp-irl", "apprenticeship", "maxent", "mce", "bayesian-irl", "deep-maxent")
@@ -226,40 +227,54 @@ def prepare_demos(sweep: Sweep, out: Path) -> dict[str, str | None]:
 
 
 def run_trial(trial: Trial) -> dict[str, Any]:
-    """Train one trial into its run directory (a finished one is only read)."""
-    done = Path(trial.run_dir) / METRICS
-    if done.is_file():
-        return read_json(done, METRICS)
+    """Train one trial into its run directory. A finished one is only read, if it was made
+    with the trial's settings; an interrupted one continues from its checkpoint."""
+    run_dir = Path(trial.run_dir)
     cfg = build_config(trial.algo, trial.seed, trial.overrides)
+    same = _made_with(run_dir, cfg)
+    if (run_dir / METRICS).is_file():
+        if not same:
+            raise ConfigError(f"{run_dir}: finished with other settings than this trial's; "
+                              "delete it to run it again, or use another --out")  # fmt: skip
+        return read_json(run_dir / METRICS, METRICS)
+    common: dict[str, Any] = {"overwrite": True, "resume": same}
     if trial.algo == "bc":
         from protege.jobs import train_bc_run
 
         assert trial.demos is not None
-        return train_bc_run(trial.env, trial.demos, trial.run_dir, cfg, None,
-                            trial.eval_episodes, overwrite=True)  # fmt: skip
+        return train_bc_run(trial.env, trial.demos, run_dir, cfg, None, trial.eval_episodes,
+                            **common)  # fmt: skip
     if trial.algo == "dagger":
         from protege.jobs import default_expert, train_dagger_run
 
         expert = default_expert(trial.env)
         if expert is None:
             raise ConfigError(f"dagger on {trial.env}: no built-in expert to query")
-        return train_dagger_run(trial.env, expert, trial.run_dir, cfg, trial.eval_episodes,
-                                overwrite=True)  # fmt: skip
+        return train_dagger_run(trial.env, expert, run_dir, cfg, trial.eval_episodes, **common)
     assert trial.demos is not None
     if trial.algo in ADVERSARIAL:
         from protege.adversarial_jobs import train_adversarial_run
 
-        return train_adversarial_run(trial.algo, trial.env, trial.demos, trial.run_dir, cfg,
-                                     None, trial.eval_episodes, overwrite=True)  # fmt: skip
+        return train_adversarial_run(trial.algo, trial.env, trial.demos, run_dir, cfg, None,
+                                     trial.eval_episodes, **common)  # fmt: skip
     if trial.algo in QLEARNING:
         from protege.qlearning_jobs import train_qlearning_run
 
-        return train_qlearning_run(trial.algo, trial.env, trial.demos, trial.run_dir, cfg,
-                                   None, trial.eval_episodes, overwrite=True)  # fmt: skip
+        return train_qlearning_run(trial.algo, trial.env, trial.demos, run_dir, cfg, None,
+                                   trial.eval_episodes, **common)  # fmt: skip
     from protege.tabular_jobs import train_tabular_run
 
-    return train_tabular_run(trial.algo, trial.env, trial.demos, trial.run_dir, cfg,
-                             trial.seed, trial.eval_episodes, overwrite=True)  # fmt: skip
+    return train_tabular_run(trial.algo, trial.env, trial.demos, run_dir, cfg, trial.seed,
+                             trial.eval_episodes, **common)  # fmt: skip
+
+
+def _made_with(run_dir: Path, cfg: Any) -> bool:
+    """Whether `run_dir` holds a run started with exactly these settings."""
+    path = run_dir / CONFIG
+    if not path.is_file():
+        return False
+    saved = read_json(path, CONFIG)
+    return isinstance(saved, dict) and saved.get("config") == json.loads(json.dumps(asdict(cfg)))
 
 
 def _worker_init() -> None:
