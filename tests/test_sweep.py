@@ -95,3 +95,21 @@ def test_bad_sweep_files_are_one_line_and_exit_2(
     assert message in err and "sweep.yaml" in err, err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()  # refused before anything was written
+
+
+def test_a_crashing_trial_is_reported_and_does_not_stop_the_others(monkeypatch) -> None:  # noqa: ANN001
+    from protege import sweep
+    from protege.errors import ConfigError
+
+    def boom(trial: sweep.Trial) -> dict:
+        if trial.seed == 0:
+            raise RuntimeError("kaput")
+        if trial.seed == 1:
+            raise ConfigError("bad setting")
+        return {"return_mean": 1.0}
+
+    monkeypatch.setattr(sweep, "run_trial", boom)
+    trials = [sweep.Trial("bc", "CartPole-v1", s, (), f"/tmp/t{s}", None, 1) for s in range(3)]
+    results = [sweep._safe(t) for t in trials]
+    assert results[0]["error"].startswith("RuntimeError: kaput")
+    assert results[1] == {"error": "bad setting"} and results[2] == {"return_mean": 1.0}

@@ -54,14 +54,22 @@ def train_sb3(
 
 
 def save_sb3(model: Any, out: str | Path) -> Path:
-    """Save an SB3 model to `out` (a .zip), written to a temporary name first."""
+    """Save an SB3 model to `out` (a .zip), written to a temporary name first.
+
+    A learner trained on a learned reward replays through protege's relabelling buffer,
+    whose reward function cannot be pickled and means nothing outside training: the file
+    leaves it out, so it loads with SB3 alone and a plain replay buffer.
+    """
     out = Path(out)
     if out.suffix != ".zip":
         raise ConfigError(f"--out {out}: SB3 models are saved as .zip files")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.stem + ".partial.zip")
-    model.save(tmp)
-    tmp.replace(out)
+    try:
+        model.save(tmp, exclude=["replay_buffer_class", "replay_buffer_kwargs"])
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 

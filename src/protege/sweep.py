@@ -286,10 +286,13 @@ def _worker_init() -> None:
 
 
 def _safe(trial: Trial) -> dict[str, Any]:
+    """The trial's metrics, or its error: one failing trial never stops the others."""
     try:
         return run_trial(trial)
     except ProtegeError as exc:
         return {"error": str(exc)}
+    except Exception as exc:  # a bug, not bad input: report it with the rest
+        return {"error": f"{type(exc).__name__}: {exc} (a bug in protege; please report it)"}
 
 
 def run_local(

@@ -3,6 +3,8 @@ gradient penalty, and rewards that load back without the training code."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -110,6 +112,27 @@ def test_dqn_learner_replays_with_the_current_reward(cartpole_demos: Transitions
     scale = samples.rewards.reshape(-1) / now
     assert torch.allclose(scale, scale[0].expand_as(scale), rtol=1e-4)  # one running scale
     assert len(result.history) == 6
+
+
+def test_off_policy_learner_saves_to_a_zip_sb3_loads_alone(
+    cartpole_demos: Transitions, tmp_path: Path
+) -> None:
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.buffers import ReplayBuffer
+
+    from protege.rl import save_sb3
+
+    cfg = GAILConfig(steps=600, learner="dqn", disc_every=200, seed=0,
+                     learner_kwargs={"learning_starts": 200, "train_freq": 200})  # fmt: skip
+    result = train_gail("CartPole-v1", cartpole_demos, cfg)
+    # the relabelling buffer's reward function cannot be pickled: it is left out of the file
+    save_sb3(result.model, tmp_path / "policy.zip")
+    assert not (tmp_path / "policy.partial.zip").exists()
+    loaded = DQN.load(tmp_path / "policy.zip")
+    assert loaded.replay_buffer_class is ReplayBuffer
+    obs = cartpole_demos.obs[:32]
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0],
+                                  result.model.predict(obs, deterministic=True)[0])  # fmt: skip
 
 
 @pytest.mark.slow
