@@ -37,3 +37,17 @@ def test_config_round_trips_through_json_form() -> None:
         k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()
     }
     assert config_from_dict(BCConfig, as_json) == cfg
+
+
+def test_dotted_keys_set_entries_of_a_dict_setting() -> None:
+    from protege.algorithms.adversarial import GAILConfig
+
+    cfg = apply_overrides(GAILConfig(), [
+        "learner_kwargs.learning_rate=3e-4", "learner_kwargs.policy_kwargs={\"net_arch\": [32]}",
+        "learner_kwargs.learning_rate=1e-4", "learner_kwargs.activation=tanh",
+    ])  # fmt: skip
+    assert cfg.learner_kwargs == {"learning_rate": 1e-4, "policy_kwargs": {"net_arch": [32]},
+                                  "activation": "tanh"}  # fmt: skip
+    assert GAILConfig().learner_kwargs == {}  # the default is not mutated
+    with pytest.raises(ConfigError, match="'steps' has no settings inside it"):
+        apply_overrides(GAILConfig(), ["steps.x=1"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Sequence
@@ -56,10 +57,20 @@ def _coerce(key: str, raw: str, tp: Any) -> Any:
     raise ConfigError(f"--set {_q(key)}: settings of type {tp} cannot be set from the command line")
 
 
+def _json_or_text(raw: str) -> Any:
+    """A value inside a dict setting: JSON where it parses (numbers, true, [..], {..}),
+    else the text itself."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
 def apply_overrides(cfg: C, overrides: Sequence[str]) -> C:
     """A copy of dataclass `cfg` with each 'key=value' applied, types checked.
 
-    A dotted key sets a field of a nested config, e.g. `bc.epochs=20` inside DAggerConfig.
+    A dotted key sets a field of a nested config, e.g. `bc.epochs=20` inside DAggerConfig,
+    or an entry of a dict setting, e.g. `learner_kwargs.learning_rate=3e-4` (JSON values).
     """
     hints = typing.get_type_hints(type(cfg))
     names = [f.name for f in dataclasses.fields(cfg)]  # type: ignore[arg-type]
@@ -77,6 +88,9 @@ def apply_overrides(cfg: C, overrides: Sequence[str]) -> C:
             )
         if dot:
             nested = changes.get(head, getattr(cfg, head))
+            if isinstance(nested, dict):  # e.g. learner_kwargs.learning_rate=3e-4
+                changes[head] = {**nested, rest: _json_or_text(raw.strip())}
+                continue
             if not dataclasses.is_dataclass(nested):
                 raise ConfigError(f"--set {_q(key)}: '{_q(head)}' has no settings inside it")
             changes[head] = apply_overrides(nested, [f"{rest}={raw}"])
