@@ -108,3 +108,12 @@ def test_bad_bench_arguments_exit_2_with_the_fix(tmp_path: Path, capsys) -> None
     assert "choose one of classic, pendulum, tabular" in capsys.readouterr().err
     assert run("bench", "classic", "--episodes", "3", "--out", str(tmp_path)) == 2
     assert "suite classic has 1, 4, 7, 10" in capsys.readouterr().err
+
+
+def test_builtin_expert_is_scripted_optimal_or_none() -> None:
+    from protege.jobs import builtin_expert
+
+    assert builtin_expert("protege/Acrobot200-v1") == "scripted"
+    assert builtin_expert("gridworld:5") == "optimal"
+    assert builtin_expert("FrozenLake-v1") == "optimal"  # toy-text: dynamics known
+    assert builtin_expert("Ant-v5") is None and builtin_expert("Nope-v0") is None

@@ -199,7 +199,7 @@ def plan_bench(
 ) -> BenchPlan:
     """Every trial of the suite (settings checked before anything runs), after collecting
     each (env, episodes) dataset once from the env's expert into OUT/SUITE/demos/."""
-    from protege.jobs import collect, default_expert
+    from protege.jobs import builtin_expert, collect
 
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1")
@@ -216,7 +216,10 @@ def plan_bench(
     for env, n, sweep in sweeps:
         demos = out / "demos" / f"{path_safe(env)}__{n}ep.npz"
         if not demos.is_file():
-            collect(env, default_expert(env) or "optimal", n, demos, seed=0)
+            expert = builtin_expert(env)
+            if expert is None:
+                raise ConfigError(f"suite {suite.name}: no built-in expert for {env}")
+            collect(env, expert, n, demos, seed=0)
         for trial in expand(sweep, out, {env: str(demos)}):
             trials.append(trial)
             cells.append((env, n))

@@ -31,7 +31,7 @@ from protege.data.storage import (
 )
 from protege.data.types import Trajectory, flatten_trajectories
 from protege.envs import env_spaces, make_env
-from protege.errors import ExpertError, RunDirError
+from protege.errors import ExpertError, ProtegeError, RunDirError
 from protege.evaluation import ReturnStats, compare_with_expert, evaluate_returns, normalized_score
 from protege.experts import SB3Expert, load_expert, load_sb3_model
 from protege.experts.scripted import SCRIPTED_EXPERTS
@@ -59,6 +59,21 @@ TABULAR_ALGO_NAMES = ("lp-irl", "apprenticeship", "maxent", "mce", "bayesian-irl
 def default_expert(env_id: str) -> str | None:
     """'scripted' when protege has a built-in expert for the env, else None."""
     return "scripted" if env_id in SCRIPTED_EXPERTS else None
+
+
+def builtin_expert(env_id: str) -> str | None:
+    """'scripted' where protege has a scripted expert, 'optimal' where the dynamics are known
+    (tabular specs, toy-text envs), else None: what sweeps and benches record and compare
+    with when the user names no expert."""
+    if env_id in SCRIPTED_EXPERTS:
+        return "scripted"
+    from protege.envs.tabular import make_tabular
+
+    try:
+        make_tabular(env_id)
+    except ProtegeError:
+        return None
+    return "optimal"
 
 
 def collect(

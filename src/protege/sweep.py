@@ -199,7 +199,7 @@ def build_config(algo: str, seed: int, overrides: Sequence[str]) -> Any:
 
 def prepare_demos(sweep: Sweep, out: Path) -> dict[str, str | None]:
     """A dataset per env: the one given, or collected once from the env's built-in expert."""
-    from protege.jobs import collect, default_expert
+    from protege.jobs import builtin_expert, collect
 
     needed = [a for a in sweep.algos if a != "dagger"]
     paths: dict[str, str | None] = {}
@@ -211,11 +211,7 @@ def prepare_demos(sweep: Sweep, out: Path) -> dict[str, str | None]:
         if not needed:
             paths[env] = None
             continue
-        expert = (
-            sweep.demos.get("expert")
-            or default_expert(env)
-            or ("optimal" if env.split(":")[0] in ("gridworld", "objectworld", "garnet") else None)
-        )
+        expert = sweep.demos.get("expert") or builtin_expert(env)
         if expert is None:
             raise ConfigError(f"sweep '{sweep.name}': no built-in expert for {env}; give "
                               f"demos: {{{env}: PATH}}")  # fmt: skip
@@ -238,16 +234,18 @@ def run_trial(trial: Trial) -> dict[str, Any]:
                               "delete it to run it again, or use another --out")  # fmt: skip
         return read_json(run_dir / METRICS, METRICS)
     common: dict[str, Any] = {"overwrite": True, "resume": same}
+    from protege.jobs import builtin_expert
+
+    expert = builtin_expert(trial.env)  # the same reference for every algorithm
     if trial.algo == "bc":
         from protege.jobs import train_bc_run
 
         assert trial.demos is not None
-        return train_bc_run(trial.env, trial.demos, run_dir, cfg, None, trial.eval_episodes,
+        return train_bc_run(trial.env, trial.demos, run_dir, cfg, expert, trial.eval_episodes,
                             **common)  # fmt: skip
     if trial.algo == "dagger":
-        from protege.jobs import default_expert, train_dagger_run
+        from protege.jobs import train_dagger_run
 
-        expert = default_expert(trial.env)
         if expert is None:
             raise ConfigError(f"dagger on {trial.env}: no built-in expert to query")
         return train_dagger_run(trial.env, expert, run_dir, cfg, trial.eval_episodes, **common)
@@ -255,12 +253,12 @@ def run_trial(trial: Trial) -> dict[str, Any]:
     if trial.algo in ADVERSARIAL:
         from protege.adversarial_jobs import train_adversarial_run
 
-        return train_adversarial_run(trial.algo, trial.env, trial.demos, run_dir, cfg, None,
+        return train_adversarial_run(trial.algo, trial.env, trial.demos, run_dir, cfg, expert,
                                      trial.eval_episodes, **common)  # fmt: skip
     if trial.algo in QLEARNING:
         from protege.qlearning_jobs import train_qlearning_run
 
-        return train_qlearning_run(trial.algo, trial.env, trial.demos, run_dir, cfg, None,
+        return train_qlearning_run(trial.algo, trial.env, trial.demos, run_dir, cfg, expert,
                                    trial.eval_episodes, **common)  # fmt: skip
     from protege.tabular_jobs import train_tabular_run
 
