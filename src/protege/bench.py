@@ -63,8 +63,8 @@ HO_ERMON_ENVS = {
 }
 # Ho & Ermon (2016), appendix Table 2: mean ± std of the learned policies' returns, per
 # number of expert trajectories, for behavioral cloning and GAIL ("Ours"), and the expert.
-# Transcribed by hand; this offline build could not check them against the PDF, so check
-# them there before citing.
+# Entered from recollection of that table: the offline search could not retrieve the paper
+# to check them, so verify them against it before citing.
 _HO_ERMON: dict[str, dict[str, list[tuple[float, float]]]] = {
     "Cartpole": {
         "expert": [(200.00, 0.00)] * 4,
@@ -316,9 +316,11 @@ def markdown(plan: BenchPlan, rows: Sequence[dict[str, Any]]) -> str:
         "evaluation episodes (seeds 10000+); expert and random on the same episodes.",
     ]
     if sources:
-        lines += [f"Published: mean ± std from {', '.join(sources)}; 'vs published' compares "
-                  "our mean with that spread. The published numbers were transcribed by hand "
-                  "and not checked against the paper in this build."]  # fmt: skip
+        lines += [
+            f"Published: mean ± std from {', '.join(sources)}; 'vs published' compares our "
+            "mean with that spread. The published numbers were entered from recollection "
+            "and not checked against the paper: verify before citing."
+        ]
     return "\n".join(lines) + "\n"
 
 
