@@ -77,3 +77,13 @@ def save_demos(trajs: list, path: Path) -> None:
         lengths=np.array([len(t) for t in trajs]),
         terminated=np.array([t.terminated for t in trajs]),
     )
+
+
+def imitation_python_or_none() -> Path | None:
+    """`imitation_python()`, or None after printing why not, so a benchmark goes on with
+    protege's rows only."""
+    try:
+        return imitation_python()
+    except ImitationUnavailable as exc:
+        print(f"imitation 1.0.1 unavailable, protege only:\n{exc}", flush=True)
+        return None

@@ -163,13 +163,9 @@ def run_task(
 def imitation_python_or_none() -> Path | None:
     """The imitation venv's python (built on first use), or None after saying why not."""
     sys.path.insert(0, str(HERE))
-    from _imitation_env import ImitationUnavailable, imitation_python
+    from _imitation_env import imitation_python_or_none as find
 
-    try:
-        return imitation_python()
-    except ImitationUnavailable as exc:
-        print(f"imitation 1.0.1 unavailable, protege only:\n{exc}", flush=True)
-        return None
+    return find()
 
 
 def run_imitation(
