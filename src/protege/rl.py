@@ -173,7 +173,27 @@ def build_learner(
             )
             kwargs["replay_buffer_kwargs"] = {"relabel": reward_relabel}
     policy = "MultiInputPolicy" if hasattr(venv.observation_space, "spaces") else "MlpPolicy"
-    return cls(policy, venv, seed=seed, device=device, verbose=0, **kwargs)
+    check_learner_kwargs(algo, overrides)
+    try:
+        return cls(policy, venv, seed=seed, device=device, verbose=0, **kwargs)
+    except (TypeError, ValueError, AssertionError) as exc:  # SB3 checks values as it builds
+        raise ConfigError(f"learner_kwargs for {algo}: {exc}") from None
+
+
+_NOT_SETTINGS = {"self", "policy", "env", "seed", "device", "verbose", "_init_setup_model"}
+
+
+def check_learner_kwargs(algo: str, kwargs: dict[str, Any]) -> None:
+    """Refuse SB3 settings `algo` does not take, naming the ones it does."""
+    import inspect
+
+    known = set(inspect.signature(sb3_class(algo).__init__).parameters) - _NOT_SETTINGS
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise ConfigError(
+            f"learner_kwargs: {algo} has no setting {', '.join(unknown)}; it takes "
+            f"{', '.join(sorted(known))}"
+        )
 
 
 RelabelFn = Callable[[Any], Any]

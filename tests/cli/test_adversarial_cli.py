@@ -123,6 +123,22 @@ def test_gail_killed_mid_run_resumes_and_finishes(
         (["gail", "--env", "CartPole-v1", "--learner", "a2c"], "--learner a2c"),
         (["gcl", "--env", "CartPole-v1", "--set", "disc_updates=zero"], "disc_updates"),
         (["gcl", "--env", "CartPole-v1", "--set", "nope=1"], "unknown setting"),
+        (
+            ["gail", "--env", "CartPole-v1", "--set", "learner_kwargs.nonsense=1"],
+            "ppo has no setting nonsense",
+        ),  # fmt: skip
+        (
+            [
+                "gail",
+                "--env",
+                "Pendulum-v1",
+                "--learner",
+                "sac",
+                "--set",
+                "learner_kwargs.n_epochs=3",
+            ],
+            "sac has no setting n_epochs",
+        ),  # fmt: skip
     ],
 )
 def test_bad_input_is_one_line_and_exit_2_before_anything_is_written(

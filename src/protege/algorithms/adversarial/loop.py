@@ -38,7 +38,14 @@ from protege.envs import EnvFactory, Spaces, check_supported, make_env
 from protege.errors import ConfigError, DatasetError
 from protege.nets import TensorObs, index_tensor_obs, resolve_device
 from protege.rewards import RewardNet, RewardVecEnvWrapper
-from protege.rl import ALGOS, build_learner, check_learner, learner_log_prob, make_vec_env
+from protege.rl import (
+    ALGOS,
+    build_learner,
+    check_learner,
+    check_learner_kwargs,
+    learner_log_prob,
+    make_vec_env,
+)
 
 CHECK_SEED = 20_000
 """In-training evaluations (`eval_every`) use episode seeds 20000, 20001, ...: apart from
@@ -104,6 +111,8 @@ class AdversarialConfig:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.grad_penalty < 0 or self.learner_window < 0 or self.eval_every < 0:
             raise ConfigError("grad_penalty, learner_window and eval_every must be >= 0")
+        if self.learner_kwargs:  # before a run directory is made, not when the learner is
+            check_learner_kwargs(self.learner, self.learner_kwargs)
 
 
 class Batch(NamedTuple):
