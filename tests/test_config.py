@@ -44,10 +44,12 @@ def test_dotted_keys_set_entries_of_a_dict_setting() -> None:
 
     cfg = apply_overrides(GAILConfig(), [
         "learner_kwargs.learning_rate=3e-4", "learner_kwargs.policy_kwargs={\"net_arch\": [32]}",
-        "learner_kwargs.learning_rate=1e-4", "learner_kwargs.activation=tanh",
+        "learner_kwargs.learning_rate=1e-4", "learner_kwargs.tensorboard_log=runs/tb",
     ])  # fmt: skip
     assert cfg.learner_kwargs == {"learning_rate": 1e-4, "policy_kwargs": {"net_arch": [32]},
-                                  "activation": "tanh"}  # fmt: skip
+                                  "tensorboard_log": "runs/tb"}  # fmt: skip
     assert GAILConfig().learner_kwargs == {}  # the default is not mutated
     with pytest.raises(ConfigError, match="'steps' has no settings inside it"):
         apply_overrides(GAILConfig(), ["steps.x=1"])
+    with pytest.raises(ConfigError, match="ppo has no setting activation"):
+        apply_overrides(GAILConfig(), ["learner_kwargs.activation=tanh"])
