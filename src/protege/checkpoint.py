@@ -2,7 +2,8 @@
 
 A trainer saves its whole state (weights, optimiser, random generators, history) every few
 iterations with `save_checkpoint`; `load_checkpoint` returns it, or says which file is
-broken and what to do. A kill at any moment leaves the previous checkpoint intact.
+broken and what to do. A kill at any moment leaves the previous checkpoint intact, and the
+temporary file of a save it interrupted is removed by the next save.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from protege.errors import RunDirError
@@ -19,10 +21,25 @@ FORMAT = "protege.checkpoint/1"
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write `state` (tensors, numbers, lists, dicts) to `path` atomically."""
+    """Write `state` (tensors, NumPy arrays, numbers, strings, lists, dicts) to `path`
+    atomically. Arrays are stored as tensors: a weights-only load accepts no NumPy objects,
+    so they come back as tensors (`.numpy()`)."""
     path = Path(path)
-    atomic_write(path, lambda f: torch.save({"format": FORMAT, **state}, f))
+    for partial in path.parent.glob(f".{path.name}.*.tmp"):  # a save killed midway left it
+        partial.unlink(missing_ok=True)  # (one run writes its checkpoint: none is live)
+    atomic_write(path, lambda f: torch.save({"format": FORMAT, **_no_numpy(state)}, f))
     return path
+
+
+def _no_numpy(value: Any) -> Any:
+    """`value` with every NumPy array in it (inside dicts, lists, tuples) as a CPU tensor."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, dict):
+        return {k: _no_numpy(v) for k, v in value.items()}
+    if type(value) in (list, tuple):  # not named tuples: they are saved as they are
+        return type(value)(_no_numpy(v) for v in value)
+    return value
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -266,9 +266,8 @@ class TransitionWindow:
         return {k: obs_index(v, idx) for k, v in self.data.items()}
 
     def state(self) -> dict[str, Any]:
-        """The window as tensors and numbers, for a checkpoint."""
-        data = None if self.data is None else _tensors(self.data)
-        return {"size": self.size, "pos": self.pos, "data": data}
+        """The window's arrays and counters, for `save_checkpoint` (not a copy)."""
+        return {"size": self.size, "pos": self.pos, "data": self.data}
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore what `state` returned (the capacity must be the same)."""
@@ -291,16 +290,15 @@ def _put(buf: Any, idx: np.ndarray, v: Any) -> None:
         buf[idx] = np.asarray(v).reshape(len(idx), *buf.shape[1:])
 
 
-def _tensors(x: Any, n: int | None = None) -> Any:
-    """Arrays (in dicts) as CPU tensors, the first `n` rows only when given: a weights-only
-    checkpoint holds no NumPy objects."""
+def _rows(x: Any, n: int) -> Any:
+    """The first `n` rows of an array (or of each array in a dict)."""
     if isinstance(x, dict):
-        return {k: _tensors(v, n) for k, v in x.items()}
-    return torch.from_numpy(np.array(x[:n] if n is not None else x))
+        return {k: _rows(v, n) for k, v in x.items()}
+    return x[:n]
 
 
 def _arrays(x: Any) -> Any:
-    """`_tensors` undone: NumPy arrays (in dicts)."""
+    """Arrays a checkpoint gave back as tensors, as NumPy arrays again (in dicts)."""
     if isinstance(x, dict):
         return {k: _arrays(v) for k, v in x.items()}
     return x.numpy()
@@ -457,7 +455,7 @@ _BUFFER_FIELDS = ("observations", "next_observations", "actions", "rewards", "do
 def learner_state(model: Any) -> dict[str, Any]:
     """What an SB3 learner needs to go on training: weights and optimisers (SB3's own
     `get_parameters`), SAC's entropy coefficient, counters, recent episodes and, off-policy,
-    the filled part of the replay buffer; tensors and numbers only."""
+    the filled part of the replay buffer, for `save_checkpoint`."""
     from stable_baselines3.common.save_util import recursive_getattr
 
     state: dict[str, Any] = {
@@ -474,7 +472,7 @@ def learner_state(model: Any) -> dict[str, Any]:
         n = buffer.buffer_size if buffer.full else buffer.pos
         state["replay_buffer"] = {
             "pos": int(buffer.pos), "full": bool(buffer.full),
-            "arrays": {name: _tensors(getattr(buffer, name), n) for name in _BUFFER_FIELDS
+            "arrays": {name: _rows(getattr(buffer, name), n) for name in _BUFFER_FIELDS
                        if getattr(buffer, name, None) is not None},
         }  # fmt: skip
     return state

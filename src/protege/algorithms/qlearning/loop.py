@@ -106,15 +106,8 @@ class _Checkpointer:
         self.every, self.learner, self.update, self.state = max(every, 1), learner, update, state
 
     def load(self) -> dict[str, Any] | None:
-        """The saved state, already put back into the learner and update; None to start.
-
-        A kill during a save leaves its temporary sibling (see `atomic_write`): removed here.
-        """
-        if self.path is None:
-            return None
-        for partial in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            partial.unlink(missing_ok=True)
-        if not self.path.is_file():
+        """The saved state, already put back into the learner and update; None to start."""
+        if self.path is None or not self.path.is_file():
             return None
         saved = load_checkpoint(self.path)
         self.learner.load_state_dict(saved["learner"])

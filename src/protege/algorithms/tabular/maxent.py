@@ -26,10 +26,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
+from protege.algorithms.tabular.resume import due, resume_state, save_state
 from protege.envs.tabular import (
     ExpertDemos,
     SoftValueResult,
@@ -121,24 +122,6 @@ class _Adam:
         return self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
-def _save(
-    path: str | Path, theta: np.ndarray, adam: _Adam | None, V: np.ndarray | None,
-    history: list[dict[str, float]],
-) -> None:  # fmt: skip
-    import torch  # only when checkpointing: the rest of this module is NumPy/SciPy
-
-    from protege.checkpoint import save_checkpoint
-
-    def tensor(a: np.ndarray | None) -> Any:
-        return None if a is None else torch.from_numpy(np.array(a, dtype=np.float64))
-
-    save_checkpoint(path, {
-        "theta": tensor(theta), "V_warm": tensor(V), "history": history,
-        "adam_m": tensor(adam.m if adam else None), "adam_v": tensor(adam.v if adam else None),
-        "adam_k": adam.k if adam else 0,
-    })  # fmt: skip
-
-
 def maxent_irl(
     mdp: TabularMDP,
     demos: ExpertDemos,
@@ -169,18 +152,13 @@ def maxent_irl(
     V_warm: np.ndarray | None = None
     soft: SoftValueResult | None = None
     converged = False
-    if checkpoint is not None and Path(checkpoint).is_file():
-        from protege.checkpoint import load_checkpoint
-
-        saved = load_checkpoint(checkpoint)
-        theta, history = saved["theta"].numpy(), [dict(r) for r in saved["history"]]
+    saved = resume_state(checkpoint, on_iteration)
+    if saved is not None:
+        theta, history = saved["theta"].numpy(), saved["history"]
         V_warm = None if saved["V_warm"] is None else saved["V_warm"].numpy()
         if adam is not None and saved["adam_k"]:
             adam.m, adam.v = saved["adam_m"].numpy(), saved["adam_v"].numpy()
             adam.k = int(saved["adam_k"])
-        for record in history:
-            if on_iteration is not None:
-                on_iteration(record)
     for k in range(len(history), cfg.max_iterations):
         reward = np.asarray(phi @ theta).ravel()  # r_θ(s) = θ·φ(s)
         soft = soft_value_iteration(
@@ -206,8 +184,12 @@ def maxent_irl(
         if k == cfg.max_iterations - 1:
             break  # keep θ consistent with the policy and occupancy just evaluated
         theta = theta + (adam.step(grad) if adam is not None else cfg.lr * grad)
-        if checkpoint is not None and (k + 1) % max(checkpoint_every, 1) == 0:
-            _save(checkpoint, theta, adam, V_warm, history)
+        if due(checkpoint, k + 1, checkpoint_every):
+            save_state(checkpoint, {
+                "theta": theta, "V_warm": V_warm, "history": history,
+                "adam_m": adam.m if adam else None, "adam_v": adam.v if adam else None,
+                "adam_k": adam.k if adam else 0,
+            })  # fmt: skip
     assert soft is not None  # max_iterations >= 1
     return MaxEntResult(
         theta=theta,

@@ -12,17 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeGuard
 
-import numpy as np
-
 OnIteration = Callable[[dict[str, float]], None]
 
 
 def save_state(path: str | Path, state: dict[str, Any]) -> None:
-    """Write `state` atomically, NumPy arrays (also inside lists and dicts) as tensors, so
-    that the file loads under torch's weights_only=True."""
+    """Write `state` (NumPy arrays included) atomically with `save_checkpoint`."""
     from protege.checkpoint import save_checkpoint
 
-    save_checkpoint(path, _tensors(state))
+    save_checkpoint(path, state)
 
 
 def resume_state(
@@ -47,15 +44,3 @@ def resume_state(
 def due(checkpoint: str | Path | None, done: int, every: int) -> TypeGuard[str | Path]:
     """Whether to save after `done` iterations (steps): checkpointing, and every `every`."""
     return checkpoint is not None and done % max(every, 1) == 0
-
-
-def _tensors(value: Any) -> Any:
-    import torch
-
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.array(value))  # a copy: later in-place updates stay out
-    if isinstance(value, dict):
-        return {k: _tensors(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_tensors(v) for v in value]
-    return value
