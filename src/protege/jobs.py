@@ -30,7 +30,7 @@ from protege.data.storage import (
     save_trajectories,
 )
 from protege.data.types import Trajectory, flatten_trajectories
-from protege.envs import env_spaces, make_env
+from protege.envs import env_spaces, is_tabular_spec, make_env
 from protege.errors import ExpertError, ProtegeError, RunDirError
 from protege.evaluation import ReturnStats, compare_with_expert, evaluate_returns, normalized_score
 from protege.experts import SB3Expert, load_expert, load_sb3_model
@@ -67,10 +67,12 @@ def builtin_expert(env_id: str) -> str | None:
     with when the user names no expert."""
     if env_id in SCRIPTED_EXPERTS:
         return "scripted"
+    if is_tabular_spec(env_id):  # built-in MDPs: known dynamics, nothing to build here
+        return "optimal"
     from protege.envs.tabular import make_tabular
 
     try:
-        make_tabular(env_id)
+        make_tabular(env_id)  # toy-text: dynamics read from the env
     except ProtegeError:
         return None
     return "optimal"
