@@ -14,8 +14,6 @@ running the same bench again only runs what is missing.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,7 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from protege.errors import ConfigError
-from protege.sweep import SUMMARY_KEYS, Sweep, Trial, expand, path_safe, summarize
+from protege.sweep import (
+    SUMMARY_KEYS,
+    Sweep,
+    Trial,
+    expand,
+    path_safe,
+    summarize,
+    write_tables,
+)
 
 
 @dataclass(frozen=True)
@@ -326,17 +332,4 @@ def markdown(plan: BenchPlan, rows: Sequence[dict[str, Any]]) -> str:
 
 def write_bench(plan: BenchPlan, rows: Sequence[dict[str, Any]], out: Path) -> tuple[Path, Path]:
     """OUT/SUITE/results.md and results.csv."""
-    from protege.runs import atomic_write
-
-    directory = Path(out) / plan.suite.name
-    directory.mkdir(parents=True, exist_ok=True)
-    md, table = directory / "results.md", directory / "results.csv"
-    text = markdown(plan, rows)
-    atomic_write(md, lambda f: f.write(text.encode()))
-
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["algo"])
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write(table, lambda f: f.write(buf.getvalue().encode()))
-    return md, table
+    return write_tables(Path(out) / plan.suite.name, markdown(plan, rows), rows)

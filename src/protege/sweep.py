@@ -19,6 +19,7 @@ unfinished ones.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import math
@@ -419,11 +420,18 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
 
 def write_results(rows: Sequence[dict[str, Any]], directory: Path) -> tuple[Path, Path]:
     """results.md and results.csv in the sweep's directory."""
-    directory.mkdir(parents=True, exist_ok=True)
+    return write_tables(directory, markdown(rows), rows)
+
+
+def write_tables(directory: Path, text: str, rows: Sequence[dict[str, Any]]) -> tuple[Path, Path]:
+    """`text` as results.md and `rows` as results.csv in `directory`, each written whole."""
+    from protege.runs import atomic_write
+
     md, table = directory / "results.md", directory / "results.csv"
-    md.write_text(markdown(rows))
-    with table.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["algo"])
-        writer.writeheader()
-        writer.writerows(rows)
+    atomic_write(md, lambda f: f.write(text.encode()))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["algo"])
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(table, lambda f: f.write(buf.getvalue().encode()))
     return md, table
