@@ -36,3 +36,18 @@ def test_the_temporary_file_of_a_killed_save_is_removed_by_the_next(tmp_path: Pa
     assert load_checkpoint(path)["step"] == 1  # the previous checkpoint is intact
     save_checkpoint(path, {"step": 2})
     assert not partial.exists() and other.exists() and load_checkpoint(path)["step"] == 2
+
+
+def test_restoring_a_foreign_state_is_one_line_naming_the_file() -> None:
+    import pytest
+
+    from protege.checkpoint import restoring
+    from protege.errors import RunDirError
+
+    foreign = pytest.raises(RunDirError, match=r"c.pt: holds another trainer's state.*KeyError")
+    with foreign, restoring("runs/x/c.pt"):
+        {"step": 1}["policy"]
+    net = torch.nn.Linear(2, 2)
+    mismatch = pytest.raises(RunDirError, match=r"RuntimeError: Error\(s\) in loading state_dict")
+    with mismatch, restoring("c.pt"):
+        net.load_state_dict(torch.nn.Linear(3, 2).state_dict())

@@ -8,11 +8,12 @@ temporary file of a save it interrupted is removed by the next save.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from protege.errors import RunDirError
 from protege.runs import atomic_write
@@ -24,6 +25,8 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write `state` (tensors, NumPy arrays, numbers, strings, lists, dicts) to `path`
     atomically. Arrays are stored as tensors: a weights-only load accepts no NumPy objects,
     so they come back as tensors (`.numpy()`)."""
+    import torch  # here, not at import: the tabular trainers are NumPy until they save
+
     path = Path(path)
     for partial in path.parent.glob(f".{path.name}.*.tmp"):  # a save killed midway left it
         partial.unlink(missing_ok=True)  # (one run writes its checkpoint: none is live)
@@ -34,6 +37,8 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
 def _no_numpy(value: Any) -> Any:
     """`value` with every NumPy array in it (inside dicts, lists, tuples) as a CPU tensor."""
     if isinstance(value, np.ndarray):
+        import torch
+
         return torch.from_numpy(np.ascontiguousarray(value))
     if isinstance(value, dict):
         return {k: _no_numpy(v) for k, v in value.items()}
@@ -44,6 +49,8 @@ def _no_numpy(value: Any) -> Any:
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """The state saved at `path` (tensors on the CPU)."""
+    import torch
+
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -55,3 +62,18 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise RunDirError(f"{path}: not a protege checkpoint; delete it to start over")
     return state
+
+
+@contextmanager
+def restoring(path: str | Path | None) -> Iterator[None]:
+    """Around putting a loaded checkpoint back into a trainer: a readable file that holds
+    another trainer's state, or one of other settings (a key missing, a tensor of another
+    shape), becomes one line naming the file and the fix instead of a traceback."""
+    try:
+        yield
+    except (KeyError, IndexError, AttributeError, TypeError, ValueError, RuntimeError) as exc:
+        detail = " ".join(str(exc).split())[:160]
+        raise RunDirError(
+            f"{path}: holds another trainer's state, or one of other settings "
+            f"({type(exc).__name__}: {detail}); delete it to start this run over"
+        ) from None

@@ -152,6 +152,24 @@ def test_killed_collect_keeps_every_finished_episode(tmp_path: Path) -> None:
     assert len(trajs) >= 3 and all(len(t) == 200 for t in trajs)  # whole episodes only
 
 
+def test_resuming_from_another_trainers_checkpoint_is_one_line(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from protege.checkpoint import save_checkpoint
+
+    demos, out = tmp_path / "d.npz", tmp_path / "run"
+    assert run("collect", "CartPole-v1", "--episodes", "2", "--out", str(demos)) == 0
+    args = ["train", "bc", "--env", "CartPole-v1", "--demos", str(demos), "--out", str(out),
+            "--set", "epochs=2", "--eval-episodes", "2"]  # fmt: skip
+    assert run(*args) == 0
+    (out / "metrics.json").unlink()
+    foreign = save_checkpoint(out / "checkpoints" / "bc.pt", {"step": 3, "history": []})
+    before = foreign.read_bytes()
+    capsys.readouterr()
+    assert run(*args, "--resume") == 2
+    err = capsys.readouterr().err
+    assert "bc.pt: holds another trainer's state" in err and err.count("\n") == 1, err
+    assert foreign.read_bytes() == before  # left as it was
+
+
 @pytest.mark.slow
 def test_bc_killed_mid_run_resumes_and_finishes(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     import csv

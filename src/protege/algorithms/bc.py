@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from protege.callbacks import Callback, CallbackList
-from protege.checkpoint import load_checkpoint, save_checkpoint
+from protege.checkpoint import load_checkpoint, restoring, save_checkpoint
 from protege.data.types import Transitions
 from protege.envs import Spaces
 from protege.errors import ConfigError
@@ -149,11 +149,12 @@ def train_bc(
     best_val, best_epoch, best_state = float("inf"), 0, None
     saved = load_checkpoint(checkpoint) if checkpoint and Path(checkpoint).is_file() else None
     if saved is not None:
-        policy.load_state_dict(saved["policy"])
-        opt.load_state_dict(saved["optimizer"])
-        gen.set_state(saved["generator"])
-        history = [dict(row) for row in saved["history"]]
-        best_val, best_epoch, best_state = saved["best_val"], saved["best_epoch"], saved["best"]
+        with restoring(checkpoint):
+            policy.load_state_dict(saved["policy"])
+            opt.load_state_dict(saved["optimizer"])
+            gen.set_state(saved["generator"])
+            history = [dict(row) for row in saved["history"]]
+            best_val, best_epoch, best_state = saved["best_val"], saved["best_epoch"], saved["best"]
     start, in_callbacks = time.perf_counter(), 0.0  # callback time is not training time
     start -= history[-1]["seconds"] if history else 0.0
     cb.on_start(epochs, "epoch")

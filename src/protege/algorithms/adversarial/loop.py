@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from protege.callbacks import Callback, CallbackList
-from protege.checkpoint import load_checkpoint, save_checkpoint
+from protege.checkpoint import load_checkpoint, restoring, save_checkpoint
 from protege.data.rollout import rollout
 from protege.data.types import Obs, Transitions, obs_index
 from protege.envs import EnvFactory, Spaces, check_supported, make_env
@@ -585,10 +585,11 @@ def train_adversarial(
     reached: list[int] = []
     saved = load_checkpoint(checkpoint) if checkpoint and Path(checkpoint).is_file() else None
     if saved is not None:
-        adversary.load_state(saved["adversary"])
-        load_learner_state(model, saved["learner"])
-        torch.set_rng_state(saved["torch_rng"])
-        history, reached = [dict(row) for row in saved["history"]], list(saved["reached"])
+        with restoring(checkpoint):
+            adversary.load_state(saved["adversary"])
+            load_learner_state(model, saved["learner"])
+            torch.set_rng_state(saved["torch_rng"])
+            history, reached = [dict(row) for row in saved["history"]], list(saved["reached"])
         venv.seed(_resume_seed(cfg.seed, model.num_timesteps))  # not the first episodes again
     start, outside = time.perf_counter() - (saved["seconds"] if saved else 0.0), 0.0
 

@@ -27,7 +27,7 @@ import torch
 from protege.algorithms.qlearning.learner import SoftQLearner
 from protege.algorithms.qlearning.replay import Batch, ReplayBuffer
 from protege.callbacks import Callback, CallbackList
-from protege.checkpoint import load_checkpoint, save_checkpoint
+from protege.checkpoint import load_checkpoint, restoring, save_checkpoint
 from protege.data.rollout import Policy
 from protege.data.types import obs_stack
 from protege.envs import EnvFactory, make_env
@@ -110,10 +110,11 @@ class _Checkpointer:
         if self.path is None or not self.path.is_file():
             return None
         saved = load_checkpoint(self.path)
-        self.learner.load_state_dict(saved["learner"])
-        if isinstance(self.update, Stateful):
-            self.update.load_state_dict(saved["update"])
-        torch.set_rng_state(saved["torch_rng"])
+        with restoring(self.path):
+            self.learner.load_state_dict(saved["learner"])
+            if isinstance(self.update, Stateful):
+                self.update.load_state_dict(saved["update"])
+            torch.set_rng_state(saved["torch_rng"])
         return saved
 
     def save(self, step: int, history: list[dict[str, float]]) -> None:
@@ -265,8 +266,9 @@ def run_online(
                           lambda: {"buffer": buffer.state_dict(), "returns": returns})  # fmt: skip
     saved = saver.load()
     if saved is not None:
-        buffer.load_state_dict(saved["buffer"])
-        returns.extend(float(r) for r in saved["returns"])
+        with restoring(checkpoint):
+            buffer.load_state_dict(saved["buffer"])
+            returns.extend(float(r) for r in saved["returns"])
     rep = _Reporter(cfg, learner, cb, evaluate, saver)
     ep_return = 0.0
     cb.on_start(_n_reports(cfg), "report")

@@ -32,7 +32,8 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import nnls
 
-from protege.algorithms.tabular.resume import due, resume_state, save_state
+from protege.algorithms.tabular.resume import due, resume_state
+from protege.checkpoint import restoring, save_checkpoint
 from protege.envs.tabular import (
     ExpertDemos,
     TabularMDP,
@@ -154,10 +155,11 @@ def apprenticeship_learning(
     history: list[dict[str, float]] = []
     saved = resume_state(checkpoint, on_iteration)
     if saved is not None:
-        policies, occupancies, mus = (
-            list(saved[key].numpy()) for key in ("policies", "occupancies", "mus")
-        )
-        mu_bar, w, history = saved["mu_bar"].numpy(), saved["w"].numpy(), saved["history"]
+        with restoring(checkpoint):
+            policies, occupancies, mus = (
+                list(saved[key].numpy()) for key in ("policies", "occupancies", "mus")
+            )
+            mu_bar, w, history = saved["mu_bar"].numpy(), saved["w"].numpy(), saved["history"]
     converged = False
     for i in range(len(history) + 1, cfg.max_iterations + 1):
         mus_arr = np.asarray(mus)
@@ -193,7 +195,7 @@ def apprenticeship_learning(
         occupancies.append(state_action_occupancy(mdp, pi))
         mus.append(feature_expectations(mdp, occupancies[-1]))
         if due(checkpoint, i, checkpoint_every):
-            save_state(checkpoint, {
+            save_checkpoint(checkpoint, {
                 "policies": np.asarray(policies), "occupancies": np.asarray(occupancies),
                 "mus": np.asarray(mus), "mu_bar": mu_bar, "w": w, "history": history,
             })  # fmt: skip

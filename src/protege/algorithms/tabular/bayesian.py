@@ -26,7 +26,8 @@ from typing import Literal
 
 import numpy as np
 
-from protege.algorithms.tabular.resume import due, resume_state, save_state
+from protege.algorithms.tabular.resume import due, resume_state
+from protege.checkpoint import restoring, save_checkpoint
 from protege.envs.tabular import (
     ExpertDemos,
     TabularMDP,
@@ -200,11 +201,12 @@ def bayesian_irl(
     start = 0
     saved = resume_state(checkpoint, on_iteration)
     if saved is not None:
-        R, actions, Q = (saved[key].numpy() for key in ("R", "actions", "Q"))
-        rng.bit_generator.state = saved["rng"]  # PCG64's state: plain ints
-        log_post, history = saved["log_post"], saved["history"]
-        start, accepted, kept = saved["steps"], saved["accepted"], saved["kept"]
-        samples[:kept] = saved["samples"].numpy()
+        with restoring(checkpoint):
+            R, actions, Q = (saved[key].numpy() for key in ("R", "actions", "Q"))
+            rng.bit_generator.state = saved["rng"]  # PCG64's state: plain ints
+            log_post, history = saved["log_post"], saved["history"]
+            start, accepted, kept = saved["steps"], saved["accepted"], saved["kept"]
+            samples[:kept] = saved["samples"].numpy()
     for it in range(start, total):
         i = int(rng.integers(S))
         R_new = R.copy()
@@ -234,7 +236,7 @@ def bayesian_irl(
             if on_iteration is not None:
                 on_iteration(record)
         if due(checkpoint, it + 1, checkpoint_every) and it + 1 < total:
-            save_state(checkpoint, {
+            save_checkpoint(checkpoint, {
                 "steps": it + 1, "R": R, "actions": actions, "Q": Q, "log_post": log_post,
                 "accepted": accepted, "kept": kept, "samples": samples[:kept],
                 "rng": rng.bit_generator.state, "history": history,

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from protege.algorithms.tabular.resume import due, resume_state, save_state
+from protege.algorithms.tabular.resume import due, resume_state
+from protege.checkpoint import restoring, save_checkpoint
 from protege.envs.tabular import (
     ExpertDemos,
     SoftValueResult,
@@ -168,11 +169,12 @@ def _train(
     soft: SoftValueResult | None = None
     saved = resume_state(checkpoint, on_iteration)
     if saved is not None:
-        net.load_state_dict(saved["net"])
-        opt.load_state_dict(saved["optimizer"])
-        torch.set_rng_state(saved["torch_rng"])
-        V_warm = None if saved["V_warm"] is None else saved["V_warm"].numpy()
-        history = saved["history"]
+        with restoring(checkpoint):
+            net.load_state_dict(saved["net"])
+            opt.load_state_dict(saved["optimizer"])
+            torch.set_rng_state(saved["torch_rng"])
+            V_warm = None if saved["V_warm"] is None else saved["V_warm"].numpy()
+            history = saved["history"]
     converged = False
     for k in range(len(history), cfg.max_iterations):
         r = net(phi)  # r_θ(s) for every state, (S,)
@@ -198,7 +200,7 @@ def _train(
         r.backward(torch.as_tensor(-(mu_D - mu), dtype=r.dtype))
         opt.step()
         if due(checkpoint, k + 1, checkpoint_every):
-            save_state(checkpoint, {
+            save_checkpoint(checkpoint, {
                 "net": net.state_dict(), "optimizer": opt.state_dict(), "V_warm": V_warm,
                 "torch_rng": torch.get_rng_state(), "history": history,
             })  # fmt: skip

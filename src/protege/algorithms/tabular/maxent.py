@@ -30,7 +30,8 @@ from typing import Literal
 
 import numpy as np
 
-from protege.algorithms.tabular.resume import due, resume_state, save_state
+from protege.algorithms.tabular.resume import due, resume_state
+from protege.checkpoint import restoring, save_checkpoint
 from protege.envs.tabular import (
     ExpertDemos,
     SoftValueResult,
@@ -154,11 +155,12 @@ def maxent_irl(
     converged = False
     saved = resume_state(checkpoint, on_iteration)
     if saved is not None:
-        theta, history = saved["theta"].numpy(), saved["history"]
-        V_warm = None if saved["V_warm"] is None else saved["V_warm"].numpy()
-        if adam is not None and saved["adam_k"]:
-            adam.m, adam.v = saved["adam_m"].numpy(), saved["adam_v"].numpy()
-            adam.k = int(saved["adam_k"])
+        with restoring(checkpoint):
+            theta, history = saved["theta"].numpy(), saved["history"]
+            V_warm = None if saved["V_warm"] is None else saved["V_warm"].numpy()
+            if adam is not None and saved["adam_k"]:
+                adam.m, adam.v = saved["adam_m"].numpy(), saved["adam_v"].numpy()
+                adam.k = int(saved["adam_k"])
     for k in range(len(history), cfg.max_iterations):
         reward = np.asarray(phi @ theta).ravel()  # r_θ(s) = θ·φ(s)
         soft = soft_value_iteration(
@@ -185,7 +187,7 @@ def maxent_irl(
             break  # keep θ consistent with the policy and occupancy just evaluated
         theta = theta + (adam.step(grad) if adam is not None else cfg.lr * grad)
         if due(checkpoint, k + 1, checkpoint_every):
-            save_state(checkpoint, {
+            save_checkpoint(checkpoint, {
                 "theta": theta, "V_warm": V_warm, "history": history,
                 "adam_m": adam.m if adam else None, "adam_v": adam.v if adam else None,
                 "adam_k": adam.k if adam else 0,

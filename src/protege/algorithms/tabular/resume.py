@@ -1,9 +1,8 @@
-"""Checkpoint and resume for the iterative tabular IRL algorithms.
+"""Resuming the iterative tabular IRL algorithms.
 
-A fit saves its whole state every few iterations with `save_state`; restarted with the same
-file, it reads that state back with `resume_state`, which replays the saved history to
-`on_iteration` so that a progress log ends complete (no gaps, no duplicates). Torch is
-imported only when checkpointing: most of these algorithms are NumPy/SciPy.
+A fit saves its whole state every few iterations (`due`, then `save_checkpoint`); restarted
+with the same file, it reads that state back with `resume_state`, which replays the saved
+history to `on_iteration` so that a progress log ends complete (no gaps, no duplicates).
 """
 
 from __future__ import annotations
@@ -12,14 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from protege.checkpoint import load_checkpoint, restoring
+
 OnIteration = Callable[[dict[str, float]], None]
-
-
-def save_state(path: str | Path, state: dict[str, Any]) -> None:
-    """Write `state` (NumPy arrays included) atomically with `save_checkpoint`."""
-    from protege.checkpoint import save_checkpoint
-
-    save_checkpoint(path, state)
 
 
 def resume_state(
@@ -31,10 +25,9 @@ def resume_state(
     """
     if path is None or not Path(path).is_file():
         return None
-    from protege.checkpoint import load_checkpoint
-
     saved = load_checkpoint(path)
-    saved["history"] = [dict(record) for record in saved["history"]]
+    with restoring(path):
+        saved["history"] = [dict(record) for record in saved["history"]]
     if on_iteration is not None:
         for record in saved["history"]:
             on_iteration(record)
