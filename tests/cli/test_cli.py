@@ -152,6 +152,23 @@ def test_killed_collect_keeps_every_finished_episode(tmp_path: Path) -> None:
     assert len(trajs) >= 3 and all(len(t) == 200 for t in trajs)  # whole episodes only
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["collect", "CartPole-v1", "--episodes", "1", "--out", "{file}/x.npz"],
+        ["bench", "classic", "--algos", "bc", "--episodes", "1", "--seeds", "1", "--out", "{file}"],
+    ],
+)
+def test_an_out_path_under_a_file_is_one_line(tmp_path: Path, capsys, args: list[str]) -> None:  # noqa: ANN001
+    file = tmp_path / "demos.npz"
+    file.write_bytes(b"someone's data")
+    assert run(*[a.format(file=file) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert "Not a directory" in err or "File exists" in err, err
+    assert err.count("\n") == 1 and str(file) in err
+    assert file.read_bytes() == b"someone's data"
+
+
 def test_resuming_from_another_trainers_checkpoint_is_one_line(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     from protege.checkpoint import save_checkpoint
 

@@ -470,6 +470,11 @@ def main(argv: list[str] | None = None) -> None:
         line = " ".join(str(exc).split())  # one line, whatever the message holds
         err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except OSError as exc:  # a path given that the filesystem refuses: not a directory...
+        where = f"{exc.filename}: " if exc.filename else ""
+        line = f"{where}{exc.strerror or exc}; check the paths given (--out, --demos, ...)"
+        err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
