@@ -64,3 +64,27 @@ def test_unknown_env_names_the_built_in_ids() -> None:
     message = str(info.value)
     assert all(env_id in message for env_id in ENV_IDS)
     assert "SB3 model file or module:function" in message
+
+
+def test_mountain_car_model_steps_like_the_env() -> None:
+    """The time-optimal MountainCar expert plans with its own copy of the dynamics: it must be
+    Gymnasium's, down to the wall at the left and the flag's condition."""
+    from protege.experts.scripted import _mc_step
+
+    env = gym.make("MountainCar-v0").unwrapped
+    rng = np.random.default_rng(0)
+    walls = flags = 0
+    for episode in range(20):
+        env.reset(seed=episode)
+        for _ in range(300):
+            pos, vel = (np.array([x], dtype=np.float64) for x in env.state)
+            action = int(rng.integers(3)) if episode % 2 else int(vel[0] >= 0) * 2
+            p1, v1, goal = _mc_step(pos, vel, np.array([action]))
+            _, _, terminated, _, _ = env.step(action)
+            np.testing.assert_allclose([p1[0], v1[0]], env.state, rtol=0, atol=1e-12)
+            assert bool(goal[0]) == terminated
+            walls += bool(p1[0] == -1.2)
+            if terminated:
+                flags += 1
+                break
+    assert walls > 0 and flags > 0  # both edge cases were exercised
