@@ -25,3 +25,22 @@ def count_calls(monkeypatch: pytest.MonkeyPatch) -> Callable[[ModuleType, str], 
         return calls
 
     return wrap
+
+
+class _Killed(Exception):
+    """Raised from a progress callback: stands in for a kill."""
+
+
+@pytest.fixture
+def interrupt() -> Callable[[Callable[..., Any], int], None]:
+    """Run `fit(on_iteration=...)` and stop it, as a kill would, once it reports iteration `at`."""
+
+    def run(fit: Callable[..., Any], at: int) -> None:
+        def kill(record: dict[str, Any]) -> None:
+            if record["iteration"] == at:
+                raise _Killed
+
+        with pytest.raises(_Killed):
+            fit(on_iteration=kill)
+
+    return run

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -63,26 +65,18 @@ def test_closest_mixture_solves_the_simplex_qp():
     np.testing.assert_allclose(inside @ mus, [0.2, 0.3], atol=1e-12)
 
 
-class Stop(Exception):
-    """Raised from on_iteration to cut a fit short, as a kill would."""
-
-
 @pytest.mark.parametrize("method", ["max_margin", "projection"])
 def test_apprenticeship_resumed_from_its_checkpoint_ends_where_an_uninterrupted_fit_does(
-    tmp_path, count_calls, method
+    tmp_path, count_calls, interrupt, method
 ):
     mdp = gridworld(5, slip=0.3, goals=[(0, 4)], penalties=[(2, 2)], gamma=0.9)
     expert = optimal_occupancy(mdp, 5.0 * mdp.reward, soft=True)
     cfg = ApprenticeshipConfig(method=method, epsilon=0.0, max_iterations=25)
     whole = apprenticeship_learning(mdp, expert, cfg)
 
-    def kill_at_13(record):
-        if record["iteration"] == 13:  # after the checkpoint of iteration 10
-            raise Stop
-
     ckpt = tmp_path / "irl.pt"
-    with pytest.raises(Stop):
-        apprenticeship_learning(mdp, expert, cfg, on_iteration=kill_at_13, checkpoint=ckpt)
+    # stopped after the checkpoint of iteration 10
+    interrupt(partial(apprenticeship_learning, mdp, expert, cfg, checkpoint=ckpt), at=13)
     rl_steps = count_calls(apprenticeship, "value_iteration")
     seen = []
     resumed = apprenticeship_learning(mdp, expert, cfg, on_iteration=seen.append, checkpoint=ckpt)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
-import pytest
 from scipy.special import softmax
 
 from protege.algorithms.tabular import bayesian
@@ -27,25 +28,17 @@ def test_posterior_mean_correlates_with_the_true_reward():
     assert result.history and "occupancy_l1" in result.history[-1]
 
 
-class Stop(Exception):
-    """Raised from on_iteration to cut a chain short, as a kill would."""
-
-
 def test_chain_resumed_from_its_checkpoint_is_bit_identical_to_an_uninterrupted_one(
-    tmp_path, count_calls
+    tmp_path, count_calls, interrupt
 ):
     mdp = gridworld(5, slip=0.2, goals=[(0, 4)], penalties=[(2, 2)], gamma=0.9)
     demos = state_action_occupancy(mdp, value_iteration(mdp).policy)
     cfg = BayesianIRLConfig(step=0.2, n_samples=600, burn_in=300, thin=2, seed=3)
     whole = bayesian_irl(mdp, demos, cfg)
 
-    def kill_at_1299(record):
-        if record["iteration"] == 1299:  # after the checkpoint of step 1000, in the sampling
-            raise Stop
-
     ckpt = tmp_path / "irl.pt"
-    with pytest.raises(Stop):
-        bayesian_irl(mdp, demos, cfg, on_iteration=kill_at_1299, checkpoint=ckpt)
+    # stopped after the checkpoint of step 1000, in the sampling
+    interrupt(partial(bayesian_irl, mdp, demos, cfg, checkpoint=ckpt), at=1299)
     records_made = count_calls(bayesian, "state_occupancy")
     seen = []
     resumed = bayesian_irl(mdp, demos, cfg, on_iteration=seen.append, checkpoint=ckpt)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
-import pytest
 import torch
 
 from protege.algorithms.tabular import deep_maxent
@@ -23,25 +24,17 @@ def test_deep_maxent_closes_the_gap_and_learns_the_nonlinear_reward():
     np.testing.assert_allclose(result.reward_net(phi).detach().numpy(), result.reward)
 
 
-class Stop(Exception):
-    """Raised from on_iteration to cut training short, as a kill would."""
-
-
 def test_deep_maxent_resumed_from_its_checkpoint_ends_where_an_uninterrupted_run_does(
-    tmp_path, count_calls
+    tmp_path, count_calls, interrupt
 ):
     mdp = objectworld(6, n_objects=6, seed=1, gamma=0.9)
     expert = optimal_occupancy(mdp, 3.0 * mdp.reward, soft=True)
     cfg = DeepMaxEntConfig(hidden=(16, 16), lr=0.03, max_iterations=25, tol=0.0)
     whole = deep_maxent_irl(mdp, expert, cfg)
 
-    def kill_at_13(record):
-        if record["iteration"] == 13:  # after the checkpoint of iteration 10
-            raise Stop
-
     ckpt = tmp_path / "irl.pt"
-    with pytest.raises(Stop):
-        deep_maxent_irl(mdp, expert, cfg, on_iteration=kill_at_13, checkpoint=ckpt)
+    # stopped after the checkpoint of iteration 10
+    interrupt(partial(deep_maxent_irl, mdp, expert, cfg, checkpoint=ckpt), at=13)
     torch.manual_seed(1234)  # a resumed run must not depend on the generator it finds
     backward_passes = count_calls(deep_maxent, "soft_value_iteration")
     seen = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -75,23 +77,15 @@ def test_config_errors_are_config_errors():
         maxent_irl(gridworld(3), optimal_occupancy(gridworld(3)), theta0=np.zeros(2))
 
 
-class Stop(Exception):
-    """Raised from on_iteration to cut a fit short, as a kill would."""
-
-
-def test_mce_resumed_from_its_checkpoint_ends_where_an_uninterrupted_fit_does(tmp_path):
+def test_mce_resumed_from_its_checkpoint_ends_where_an_uninterrupted_fit_does(tmp_path, interrupt):
     mdp = slippery_grid(gamma=0.9)
     expert = optimal_occupancy(mdp, soft=True)
     cfg = MaxEntConfig(causal=True, max_iterations=45, tol=0.0)
     whole = maxent_irl(mdp, expert, cfg)
 
-    def kill_at_33(record):
-        if record["iteration"] == 33:  # after the checkpoint of iteration 30
-            raise Stop
-
     ckpt = tmp_path / "irl.pt"
-    with pytest.raises(Stop):
-        maxent_irl(mdp, expert, cfg, on_iteration=kill_at_33, checkpoint=ckpt)
+    # stopped after the checkpoint of iteration 30
+    interrupt(partial(maxent_irl, mdp, expert, cfg, checkpoint=ckpt), at=33)
     seen = []
     resumed = maxent_irl(mdp, expert, cfg, on_iteration=seen.append, checkpoint=ckpt)
     assert [r["iteration"] for r in seen] == list(range(45))  # 30 replayed, 15 new
