@@ -466,13 +466,12 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     try:
         app(args=argv, prog_name="protege")
-    except ProtegeError as exc:
-        line = " ".join(str(exc).split())  # one line, whatever the message holds
-        err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except OSError as exc:  # a path given that the filesystem refuses: not a directory...
-        where = f"{exc.filename}: " if exc.filename else ""
-        line = f"{where}{exc.strerror or exc}; check the paths given (--out, --demos, ...)"
+    except (ProtegeError, OSError) as exc:
+        message = str(exc)
+        if not isinstance(exc, ProtegeError):  # a path the filesystem refuses: not a dir...
+            where = f"{exc.filename}: " if exc.filename else ""
+            message = f"{where}{exc.strerror or exc}; check the paths given (--out, --demos, ...)"
+        line = " ".join(message.split())  # one line, whatever the message holds
         err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
