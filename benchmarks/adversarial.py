@@ -55,12 +55,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from protege.adversarial_jobs import ADVERSARIAL_ALGOS, reward_correlation
 from protege.algorithms.adversarial.loop import CHECK_SEED
 from protege.data import RandomPolicy, Trajectory, flatten_trajectories, rollout
 from protege.envs import env_spaces
 from protege.evaluation import evaluate_returns, normalized_score
 from protege.experts.scripted import scripted_expert
+from protege.jobs import catalog
+from protege.jobs.adversarial import reward_correlation
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -115,7 +116,8 @@ def run_task(
         r = mean_return(task.env_id, rand, CHECK_EPISODES, CHECK_SEED)
         target = r + task.score_target * (e - r)
     assert target is not None
-    cls, train = ADVERSARIAL_ALGOS[task.algo]
+    entry = catalog.get(task.algo)
+    cls, train = entry.config_class(), entry.train_fn()
     cfg = dataclasses.replace(
         cls(), learner=task.learner, steps=task.steps, eval_every=task.eval_every,
         eval_episodes=CHECK_EPISODES, target_return=target, seed=seed, **dict(task.overrides),
@@ -287,8 +289,8 @@ def goals(rows: list[dict[str, Any]]) -> str:
 def ho_ermon_table(seeds: int) -> None:
     """GAIL and BC on Ho & Ermon (2016)'s classic-control suite beside the paper's numbers:
     `protege bench classic` (200-step limits, 1/4/7/10 trajectories), resumable."""
-    from protege.bench import get_suite, plan_bench, tabulate, write_bench
-    from protege.sweep import run_local
+    from protege.experiments.bench import get_suite, plan_bench, tabulate, write_bench
+    from protege.experiments.sweep import run_local
 
     bench = plan_bench(get_suite("classic"), OUT, seeds, algos=["bc", "gail"])
     results = run_local(bench.trials, on_done=lambda t, r: print("done", t.run_dir, flush=True))

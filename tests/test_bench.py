@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from helpers import run
 
-from protege.bench import (
+from protege.errors import ConfigError
+from protege.experiments.bench import (
     CLASSIC_EPISODES,
     HO_ERMON_ENVS,
     SUITES,
@@ -20,9 +21,8 @@ from protege.bench import (
     suite_sweeps,
     verdict,
 )
-from protege.errors import ConfigError
+from protege.experiments.sweep import expand
 from protege.experts.scripted import SCRIPTED_EXPERTS
-from protege.sweep import expand
 
 
 def test_verdict_places_our_mean_against_the_published_spread() -> None:
@@ -111,7 +111,7 @@ def test_bad_bench_arguments_exit_2_with_the_fix(tmp_path: Path, capsys) -> None
 
 
 def test_builtin_expert_is_scripted_optimal_or_none() -> None:
-    from protege.jobs import builtin_expert
+    from protege.jobs.common import builtin_expert
 
     assert builtin_expert("protege/Acrobot200-v1") == "scripted"
     assert builtin_expert("gridworld:5") == "optimal"

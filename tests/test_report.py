@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from helpers import run
 
-from protege.html_report import mean_band
+from protege.reports.html import mean_band
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from protege.errors import RunDirError
-from protege.runs import atomic_write
+from protege.rundir import atomic_write
 
 FORMAT = "protege.checkpoint/1"
 

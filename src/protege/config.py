@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -119,3 +121,56 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
         else:
             fixed[k] = v
     return cls(**fixed)
+
+
+_DOC_ENTRY = re.compile(r"^(\w+(?:, \w+)*): (.*)$")
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Each field's meaning, read from the `name: meaning` lines of the class docstrings
+    (the class's own first, then its bases'): the one source of `--set` help.
+
+    An entry may name several fields ("lr, actor_lr: ..."); a field with no entry of its own
+    gets the entry that mentions it ("chi2: ... chi2_on ...").
+    """
+    entries: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        doc = inspect.cleandoc(klass.__dict__.get("__doc__") or "")
+        names: list[str] = []
+        for line in doc.splitlines():
+            match = _DOC_ENTRY.match(line)
+            if match:
+                names = match.group(1).split(", ")
+                for name in names:
+                    entries[name] = match.group(2).strip()
+            elif names and line.startswith((" ", "\t")) and line.strip():
+                for name in names:
+                    entries[name] += " " + line.strip()
+            else:
+                names = []
+    docs: dict[str, str] = {}
+    for f in dataclasses.fields(cls):
+        text = entries.get(f.name)
+        if text is None:
+            text = next((t for t in entries.values() if re.search(rf"\b{f.name}\b", t)), "")
+        docs[f.name] = text
+    return docs
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def settings_help(cfg: Any) -> str:
+    """`--set` help for config `cfg`: every field with its type, default and meaning,
+    generated from the dataclass so it cannot drift from the code."""
+    hints = typing.get_type_hints(type(cfg))
+    docs = field_docs(type(cfg))
+    lines = [f"Settings (--set key=value) of {type(cfg).__name__}:"]
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        shown = f"{type(value).__name__}(...)" if dataclasses.is_dataclass(value) else repr(value)
+        lines.append(f"{f.name} ({_type_name(hints[f.name])}, default {shown}): {docs[f.name]}")
+    return "\n\n".join(lines)

@@ -41,7 +41,7 @@ from protege.data.types import Obs, obs_len, obs_stack
 from protege.envs import Spaces
 from protege.errors import ConfigError, RunDirError
 from protege.nets import encoder_dim, make_encoder, mlp
-from protege.runs import REWARD, write_json_atomic
+from protege.rundir import REWARD, write_json_atomic
 
 REWARD_FILE, REWARD_INFO = f"{REWARD}.pt2", f"{REWARD}.json"
 FORMAT = "protege.reward/1"

@@ -95,11 +95,10 @@ def test_ppo_on_the_recovered_reward_balances_the_pole_and_evaluates(
 
 @pytest.mark.slow
 def test_a_run_repeats_exactly_from_its_config_alone(iq_run: Path, tmp_path: Path) -> None:
+    from protege.jobs.dispatch import rerun_from_config
     from protege.policies import ActorPolicy
-    from protege.qlearning_jobs import rerun_qlearning
-    from protege.runs import read_config
 
-    again = rerun_qlearning(read_config(iq_run), tmp_path / "again")
+    again = rerun_from_config(iq_run, tmp_path / "again")
     first = json.loads((iq_run / "metrics.json").read_text())
     assert again["return_mean"] == first["return_mean"]
     a, b = (ActorPolicy.load(d / "policy.pt") for d in (iq_run, tmp_path / "again"))

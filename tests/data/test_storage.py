@@ -12,7 +12,7 @@ import textwrap
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import gymnasium as gym
 import h5py
@@ -500,8 +500,8 @@ def test_crash_mid_write_keeps_the_previous_npz(
     path = save_trajectories(tmp_path / "demos.npz", trajs[:1], "CartPole-v1", spaces)
     before = digest(path)
 
-    def half_then_crash(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
-        tmp.write_bytes(b"PK\x03\x04 half an archive")
+    def half_then_crash(tmp: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
+        tmp.write(b"PK\x03\x04 half an archive")
         raise RuntimeError("power cut")
 
     monkeypatch.setattr(storage_mod, "_write_npz", half_then_crash)
@@ -573,7 +573,7 @@ def test_a_dataset_larger_than_memory_is_refused_before_reading(
 ) -> None:
     import protege.data.storage as storage
 
-    monkeypatch.setattr(storage, "available_memory", lambda: 1000)  # bytes
+    monkeypatch.setattr(storage.memory, "available_memory", lambda: 1000)  # bytes
     fails(cartpole_npz, "GiB", "memory is available", "split the dataset")
     before = digest(cartpole_minari / "data" / "main_data.hdf5")
     with pytest.raises(DatasetError, match="split the dataset"):
@@ -585,9 +585,9 @@ def test_a_collect_that_cannot_fit_in_memory_is_refused_before_it_starts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import protege.data.storage as storage
-    from protege.jobs import collect
+    from protege.jobs.common import collect
 
-    monkeypatch.setattr(storage, "available_memory", lambda: 10 * 2**20)  # 10 MiB
+    monkeypatch.setattr(storage.memory, "available_memory", lambda: 10 * 2**20)  # 10 MiB
     with pytest.raises(DatasetError, match="20000 episodes of up to 500 steps"):
         collect("CartPole-v1", "scripted", 20_000, tmp_path / "d.npz")
     assert not (tmp_path / "d.npz").exists()

@@ -1,4 +1,1 @@
-"""The command line: `protege ...`."""
-
-TENSORBOARD_HELP = "Also log every metric for TensorBoard, to RUN_DIR/tensorboard."
-"""The --tensorboard flag's help, the same on every trainer."""
+"""The command line: `protege ...` (apps and shared helpers in `app`, entry point in `main`)."""

@@ -15,30 +15,14 @@ from pathlib import Path
 import typer
 
 from protege.callbacks import Callback
-from protege.cli import TENSORBOARD_HELP
-
-# name: (paper, config class, what it learns). Kept here, not imported from
-# protege.adversarial_jobs, so that `protege --help` does not load torch and SB3.
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "gail": (
-        "GAIL (Ho & Ermon 2016)",
-        "GAILConfig",
-        "a discriminator between expert and learner transitions; the learner is paid "
-        "-log(1 - D), which is saved as the reward.",
-    ),
-    "airl": (
-        "AIRL (Fu et al. 2018)",
-        "AIRLConfig",
-        "a disentangled reward g(s) (--set state_only=false: g(s, a)) plus a shaping "
-        "potential, through the discriminator exp(f) / (exp(f) + π).",
-    ),
-    "gcl": (
-        "Guided cost learning (Finn et al. 2016)",
-        "GCLConfig",
-        "a reward fitted by the importance-sampled maximum-entropy IOC objective on the "
-        "learner's samples.",
-    ),
-}
+from protege.cli.app import (
+    TENSORBOARD_HELP,
+    AlgorithmCommand,
+    console,
+    metrics_table,
+    train_app,
+)
+from protege.jobs.catalog import ALGORITHMS, family
 
 
 class StepProgress(Callback):
@@ -77,8 +61,6 @@ class StepProgress(Callback):
 
 
 def _command(name: str) -> Callable[..., None]:
-    title, config_name, summary = COMMANDS[name]
-
     def train_cmd(
         env: str = typer.Option(..., help="Gymnasium id the demonstrations were recorded on."),
         demos: str = typer.Option(..., help="*.npz or Minari dataset dir recorded on ENV."),
@@ -89,7 +71,7 @@ def _command(name: str) -> Callable[..., None]:
         steps: int | None = typer.Option(None, min=1, help="Learner env steps (default 100000)."),
         seed: int = typer.Option(0, help="Seeds the learner, discriminator and envs."),
         set_: list[str] = typer.Option(
-            [], "--set", help=f"Override a {config_name} field: key=value."
+            [], "--set", help="Override a setting: key=value (listed below)."
         ),
         expert: str | None = typer.Option(
             None, help="Expert to compare with (default: built-in, else the demos' returns)."
@@ -99,17 +81,17 @@ def _command(name: str) -> Callable[..., None]:
         resume: bool = typer.Option(False, help="Continue an interrupted run from its checkpoint."),
         tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
     ) -> None:
-        from protege.adversarial_jobs import build_config, train_adversarial_run
         from protege.callbacks import TensorBoardLogger
-        from protege.cli.main import console, metrics_table
+        from protege.jobs.adversarial import build_config, train_run
 
-        cfg = build_config(name, learner, steps, seed, set_)
+        cfg = build_config(name, set_, learner=learner, steps=steps, seed=seed)
         callbacks: list[Callback] = [StepProgress(f"{name} · {learner}")]
         if tensorboard:
             callbacks.append(TensorBoardLogger(out / "tensorboard"))
-        metrics = train_adversarial_run(
-            name, env, demos, out, cfg, expert, eval_episodes, overwrite, callbacks, resume
-        )
+        metrics = train_run(
+            name, env, out, cfg, demos=demos, expert=expert, eval_episodes=eval_episodes,
+            overwrite=overwrite, callbacks=callbacks, resume=resume,
+        )  # fmt: skip
         console.print(metrics_table(metrics, f"{name} ({learner}) on {env} vs the expert"))
         corr = metrics.get("reward_correlation")
         console.print(
@@ -121,11 +103,8 @@ def _command(name: str) -> Callable[..., None]:
             "metrics.json)"
         )
 
-    train_cmd.__doc__ = f"{title}: {summary}"
     return train_cmd
 
 
-def register(train_app: typer.Typer) -> None:
-    """Add `gail`, `airl` and `gcl` to `protege train`."""
-    for name in COMMANDS:
-        train_app.command(name)(_command(name))
+for _name in family("adversarial"):
+    train_app.command(_name, cls=AlgorithmCommand, help=ALGORITHMS[_name].help)(_command(_name))

@@ -15,30 +15,18 @@ from pathlib import Path
 
 import typer
 
-from protege.cli import TENSORBOARD_HELP
-
-# name: (paper, config class, what it learns). Kept here, not imported from
-# protege.qlearning_jobs, so that `protege --help` does not load torch.
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "iq-learn": (
-        "IQ-Learn (Garg et al. 2021)",
-        "IQLearnConfig",
-        "one soft Q-function by the χ²-regularised inverse soft-Q objective; its policy "
-        "imitates and r = Q − γV(s') is saved as the reward. --offline learns from the "
-        "demonstrations alone, without a single env step.",
-    ),
-    "sqil": (
-        "SQIL (Reddy, Dragan & Levine 2020)",
-        "SQILConfig",
-        "soft Q-learning with reward 1 on expert steps and 0 on its own (DQN-style for "
-        "Discrete actions, SAC-style for Box); online only.",
-    ),
-}
+from protege.cli.app import (
+    TENSORBOARD_HELP,
+    AlgorithmCommand,
+    console,
+    metrics_table,
+    train_app,
+    trainer_callbacks,
+)
+from protege.jobs.catalog import ALGORITHMS, family
 
 
 def _command(name: str) -> Callable[..., None]:
-    title, config_name, summary = COMMANDS[name]
-
     def train_cmd(
         env: str = typer.Option(..., help="Gymnasium id the demonstrations were recorded on."),
         demos: str = typer.Option(..., help="*.npz or Minari dataset dir recorded on ENV."),
@@ -51,7 +39,7 @@ def _command(name: str) -> Callable[..., None]:
         ),
         seed: int = typer.Option(0, help="Seeds the networks, minibatches and the env."),
         set_: list[str] = typer.Option(
-            [], "--set", help=f"Override a {config_name} field: key=value."
+            [], "--set", help="Override a setting: key=value (listed below)."
         ),
         expert: str | None = typer.Option(
             None, help="Expert to compare with (default: built-in, else the demos' returns)."
@@ -61,13 +49,13 @@ def _command(name: str) -> Callable[..., None]:
         resume: bool = typer.Option(False, help="Continue an interrupted run from its checkpoint."),
         tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
     ) -> None:
-        from protege.cli.main import console, metrics_table, trainer_callbacks
-        from protege.qlearning_jobs import build_qlearning_config, train_qlearning_run
+        from protege.jobs.qlearning import build_config, train_run
 
-        cfg = build_qlearning_config(name, offline, steps, seed, set_)
-        metrics = train_qlearning_run(
-            name, env, demos, out, cfg, expert, eval_episodes, overwrite,
-            trainer_callbacks(name, "return_mean", out, tensorboard), resume=resume,
+        cfg = build_config(name, set_, offline=offline, steps=steps, seed=seed)
+        metrics = train_run(
+            name, env, out, cfg, demos=demos, expert=expert, eval_episodes=eval_episodes,
+            overwrite=overwrite, callbacks=trainer_callbacks(name, "return_mean", out, tensorboard),
+            resume=resume,
         )  # fmt: skip
         mode = "offline" if offline else "online"
         console.print(metrics_table(metrics, f"{name} ({mode}) on {env} vs the expert"))
@@ -78,11 +66,8 @@ def _command(name: str) -> Callable[..., None]:
             f"run written to {out} (policy.pt, reward.pt2, reward.json, progress.csv, metrics.json)"
         )
 
-    train_cmd.__doc__ = f"{title}: {summary}"
     return train_cmd
 
 
-def register(train_app: typer.Typer) -> None:
-    """Add `iq-learn` and `sqil` to `protege train`."""
-    for name in COMMANDS:
-        train_app.command(name)(_command(name))
+for _name in family("qlearning"):
+    train_app.command(_name, cls=AlgorithmCommand, help=ALGORITHMS[_name].help)(_command(_name))

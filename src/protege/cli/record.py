@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-console = Console()
+from protege.cli.app import app, console
 
 
+@app.command("record")
 def record_cmd(
     env: str = typer.Argument(..., help="Gymnasium id, e.g. CartPole-v1 or FrozenLake-v1."),
     out: Path = typer.Option(
@@ -36,8 +36,3 @@ def record_cmd(
     console.print(f"recording {env}: {km.describe()}{pause} · K keep · D discard · ESC quit")
     result = record(env, out, episodes, km, fps, seed, overwrite)
     console.print(result.summary())
-
-
-def register(app: typer.Typer) -> None:
-    """Add the `record` command to `app`."""
-    app.command("record")(record_cmd)

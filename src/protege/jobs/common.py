@@ -1,6 +1,8 @@
-"""The jobs behind the CLI: collect demonstrations, train and evaluate a run directory.
+"""What every job shares: the run directory's config.json, demonstrations, the expert to
+compare with, and the evaluation that writes metrics.json.
 
-Each job is a plain function, so the CLI, `quickstart` and tests share one code path.
+A job is "train X into a run directory" (one module per family beside this one); this
+module sits below them all and imports none of them, nor `dispatch` above them.
 """
 
 from __future__ import annotations
@@ -9,19 +11,17 @@ import csv
 import json
 import shutil
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import protege
-from protege.algorithms.bc import BCConfig, train_bc
-from protege.algorithms.dagger import DAggerConfig, round_path, train_dagger
-from protege.callbacks import Callback, CSVLogger
-from protege.config import config_from_dict
-from protege.data.rollout import Policy, RandomPolicy, rollout
+from protege.algorithms.dagger import round_path
+from protege.config import apply_overrides
+from protege.data.rollout import Policy, rollout
 from protege.data.storage import (
     DatasetWriter,
     Demonstrations,
@@ -31,13 +31,13 @@ from protege.data.storage import (
 )
 from protege.data.types import Trajectory, flatten_trajectories
 from protege.envs import env_spaces, is_tabular_spec, make_env
-from protege.errors import ExpertError, ProtegeError, RunDirError
-from protege.evaluation import ReturnStats, compare_with_expert, evaluate_returns, normalized_score
+from protege.errors import ConfigError, ExpertError, ProtegeError, RunDirError
+from protege.evaluation import ReturnStats, compare_with_expert
 from protege.experts import SB3Expert, load_expert, load_sb3_model
 from protege.experts.scripted import SCRIPTED_EXPERTS
+from protege.jobs.catalog import Algorithm
 from protege.policies import ActorPolicy
-from protege.report import plot_rounds
-from protege.runs import (
+from protege.rundir import (
     CONFIG,
     METRICS,
     POLICY,
@@ -52,8 +52,30 @@ from protege.runs import (
 ROUNDS = "rounds"  # DAgger's per-round labelled datasets inside a run directory
 CHECKPOINTS = "checkpoints"  # training state for --resume
 EVAL_SEED = 10_000  # evaluation episodes start here, away from collection seeds 0, 1, ...
-ADVERSARIAL_ALGO_NAMES = ("gail", "airl", "gcl")
-TABULAR_ALGO_NAMES = ("lp-irl", "apprenticeship", "maxent", "mce", "bayesian-irl", "deep-maxent")
+
+
+def configure(entry: Algorithm, overrides: Sequence[str] = (), **flags: Any) -> Any:
+    """`entry`'s config from the CLI's flags, then `--set key=value` overrides.
+
+    Each flag sets the config field the catalog maps it to (`Algorithm.flags`); `seed` is
+    set wherever the config has one; a flag given (not None, not False) that does not
+    apply is an error naming the settings there are, not silently ignored.
+    """
+    cfg = entry.default_config()
+    changes: dict[str, Any] = {}
+    for flag, value in flags.items():
+        if value is None or value is False:
+            continue
+        field = entry.flags.get(flag, "seed" if flag == "seed" else None)
+        if field is None or not hasattr(cfg, field):
+            if flag == "seed":
+                continue  # seeds the evaluation only (tabular algorithms without randomness)
+            raise ConfigError(
+                f"--{flag.replace('_', '-')} does not apply to {entry.name}; its settings are "
+                f"{', '.join(f for f in asdict(cfg))} (--set key=value)"
+            )
+        changes[field] = value
+    return apply_overrides(replace(cfg, **changes), overrides)
 
 
 def default_expert(env_id: str) -> str | None:
@@ -110,50 +132,6 @@ def collect(
     return trajs
 
 
-def rerun_from_config(
-    config_path: str | Path,
-    out: str | Path,
-    overwrite: bool = False,
-    callbacks: Sequence[Callback] = (),
-) -> dict[str, Any]:
-    """Train a new run from an earlier run's config.json alone: the same algorithm, env,
-    demonstrations, expert and every setting, so on CPU the same metrics come out."""
-    path = Path(config_path)
-    run_dir = path if path.is_dir() else path.parent
-    if not path.is_dir() and path.name != CONFIG:
-        raise RunDirError(f"{path}: a run's settings are in {CONFIG}; pass RUN_DIR/{CONFIG}")
-    config = read_config(run_dir)
-    if not isinstance(config.get("config"), dict):
-        raise RunDirError(f"{run_dir / CONFIG}: no 'config' settings; it cannot be re-run")
-    algo, env_id = config["algo"], config["env"]
-    episodes = int(config.get("eval_episodes", 20))
-    if algo == "bc":
-        cfg = config_from_dict(BCConfig, config["config"])
-        return train_bc_run(env_id, config["demos"], out, cfg, config.get("expert"), episodes,
-                            overwrite, callbacks)  # fmt: skip
-    if algo == "dagger":
-        dagger_cfg = config_from_dict(DAggerConfig, config["config"])
-        return train_dagger_run(env_id, config["expert"], out, dagger_cfg, episodes, overwrite,
-                                callbacks=callbacks)  # fmt: skip
-    if algo in TABULAR_ALGO_NAMES:
-        from protege.tabular_jobs import rerun_tabular
-
-        return rerun_tabular(config, out, overwrite, callbacks)
-    if algo in ("iq-learn", "sqil"):
-        from protege.qlearning_jobs import rerun_qlearning
-
-        return rerun_qlearning(config, out, overwrite, callbacks)
-    if algo in ADVERSARIAL_ALGO_NAMES:
-        from protege.adversarial_jobs import ADVERSARIAL_ALGOS, train_adversarial_run
-
-        adv_cfg = config_from_dict(ADVERSARIAL_ALGOS[algo][0], config["config"])
-        expert = config.get("expert")
-        return train_adversarial_run(
-            algo, env_id, config["demos"], out, adv_cfg, expert, episodes, overwrite, callbacks
-        )
-    raise RunDirError(f"{path}: algo '{algo}' cannot be re-run from its config yet")
-
-
 def episode_limit(env_id: str) -> int | None:
     """The env's time limit (max_episode_steps), if it has one."""
     env = make_env(env_id)
@@ -179,7 +157,7 @@ def load_demos(demos: str | Path, env_id: str) -> Demonstrations:
     return load_trajectories(demos, env_id=env_id, spaces=env_spaces(env_id))
 
 
-def _expert_reference(
+def expert_reference(
     env_id: str, expert: str | None, demos: Demonstrations
 ) -> Policy | ReturnStats:
     """The expert to compare with: a policy to roll out, or else the demonstrations' returns."""
@@ -195,22 +173,29 @@ def _expert_reference(
 
 
 def run_config(
-    algo: str, env_id: str, demos_path: str | Path, expert: str | None, eval_episodes: int,
-    cfg: Any, **extra: Any,
-) -> dict[str, Any]:  # fmt: skip
-    """What config.json holds for a run learned from demonstrations: enough to repeat it."""
-    path = Path(demos_path)
-    return {
-        "algo": algo,
-        "env": env_id,
-        "demos": str(path.resolve()) if path.exists() else str(demos_path),
-        "expert": expert,
-        "eval_episodes": eval_episodes,
-        "eval_seed": EVAL_SEED,
-        **extra,
-        "protege_version": protege.__version__,
-        "config": asdict(cfg),
-    }
+    algo: str,
+    env_id: str,
+    cfg: Any,
+    *,
+    demos: str | Path | None,
+    expert: str | None,
+    eval_episodes: int,
+    **extra: Any,
+) -> dict[str, Any]:
+    """What config.json holds, for every run: enough to repeat it (`dispatch.rerun`).
+
+    cfg: the config dataclass (or, for reward transfer, its settings as a dict). demos:
+    the dataset (None when the expert is queried instead: DAgger). extra: family-specific
+    entries (the tabular MDP, the reward run of a transfer...).
+    """
+    record: dict[str, Any] = {"algo": algo, "env": env_id}
+    if demos is not None:
+        path = Path(demos)
+        record["demos"] = str(path.resolve()) if path.exists() else str(demos)
+    record.update(expert=expert, eval_episodes=eval_episodes, eval_seed=EVAL_SEED, **extra)
+    record["protege_version"] = protege.__version__
+    record["config"] = asdict(cfg) if is_dataclass(cfg) else dict(cfg)  # type: ignore[arg-type]
+    return record
 
 
 def open_run(out: str | Path, config: dict[str, Any], overwrite: bool, resume: bool) -> Path:
@@ -232,49 +217,17 @@ def open_run(out: str | Path, config: dict[str, Any], overwrite: bool, resume: b
     return run
 
 
-def train_bc_run(
-    env_id: str,
-    demos_path: str | Path,
-    out: str | Path,
-    cfg: BCConfig,
-    expert: str | None = None,
-    eval_episodes: int = 20,
-    overwrite: bool = False,
-    callbacks: Sequence[Callback] = (),
-    resume: bool = False,
-) -> dict[str, Any]:
-    """Behavioral cloning into a run directory, then the comparison with the expert.
-
-    The training state is checkpointed every 10 epochs (checkpoints/bc.pt); `resume`
-    continues an interrupted run from it.
-    """
-    demos = load_demos(demos_path, env_id)
-    expert = expert if expert is not None else default_expert(env_id)
-    config = run_config("bc", env_id, demos_path, expert, eval_episodes, cfg)
-    run = open_run(out, config, overwrite, resume)
-    transitions = flatten_trajectories(demos.trajectories)
-    result = train_bc(
-        transitions, demos.spaces, cfg, [CSVLogger(run / PROGRESS), *callbacks],
-        checkpoint=run / CHECKPOINTS / "bc.pt",
-    )  # fmt: skip
-    result.policy.save(run / POLICY)
-    metrics = evaluate_run(run, eval_episodes, train_seconds=result.train_seconds)
-    return metrics
-
-
-def evaluate_run(
+def evaluate_against_expert(
     run_dir: str | Path,
     episodes: int | None = None,
     train_seconds: float | None = None,
     on_episode: Callable[[int, Any], None] | None = None,
+    training: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Measure a run's policy against the expert and random policy; write metrics.json."""
+    """Measure a run's policy against the expert and a random policy; write metrics.json,
+    once, with what training measured (`training`: env steps, reward correlations...)."""
     run = Path(run_dir)
     config = read_config(run)
-    if config.get("algo") in TABULAR_ALGO_NAMES:
-        from protege.tabular_jobs import evaluate_tabular_run
-
-        return evaluate_tabular_run(run, episodes, on_episode)
     env_id = config["env"]
     episodes = episodes or int(config.get("eval_episodes", 20))
     policy = load_run_policy(run)
@@ -283,7 +236,7 @@ def evaluate_run(
     expert_ref = (
         human_expert_returns(run)
         if config.get("expert") == "human"
-        else _expert_reference(env_id, config.get("expert"), demos)
+        else expert_reference(env_id, config.get("expert"), demos)
     )
     seed = int(config.get("eval_seed", EVAL_SEED))
     comparison = compare_with_expert(
@@ -298,8 +251,9 @@ def evaluate_run(
         train_seconds = previous.get("train_seconds")
     metrics["train_seconds"] = train_seconds
     metrics["evaluated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    if config["algo"] == "dagger":
+    if (run / ROUNDS).is_dir():  # DAgger: the score after each round
         metrics["rounds"] = read_progress(run)
+    metrics.update(training or {})
     for key, value in previous.items():  # what training measured (env steps, reward
         metrics.setdefault(key, value)  # correlations...) survives a re-evaluation
     write_json_atomic(run / METRICS, metrics)
@@ -319,7 +273,7 @@ def load_run_policy(run: Path) -> Policy:
 
 def run_demonstrations(run: Path, config: dict[str, Any]) -> Demonstrations:
     """The expert-labelled data a run learned from: its demos file, or DAgger's rounds."""
-    if config["algo"] != "dagger":
+    if "demos" in config:
         return load_demos(config["demos"], config["env"])
     rounds = sorted((run / ROUNDS).glob("round_*.npz"))
     if not rounds:
@@ -352,79 +306,3 @@ def read_progress(run: Path) -> list[dict[str, float]]:
         return []
     with path.open(newline="") as f:
         return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
-
-
-def train_dagger_run(
-    env_id: str,
-    expert: str,
-    out: str | Path,
-    cfg: DAggerConfig,
-    eval_episodes: int = 10,
-    overwrite: bool = False,
-    resume: bool = False,
-    callbacks: Sequence[Callback] = (),
-    on_frame: Callable[[int], None] | None = None,
-    fps: float | None = None,
-    keymap: str | Path | None = None,
-) -> dict[str, Any]:
-    """DAgger into a run directory: per-round datasets, per-round scores, progress.png.
-
-    expert "human": a person labels by taking over the learner in a window (HG-DAgger); their
-    return, the 1 of the normalised score, is that of the episodes they drove in round 0.
-    fps: the person's frame-rate limit (default: the env's); keymap: a JSON key map file
-    (default: the env's built-in one); on_frame: scripted input, tests.
-    """
-    spaces = env_spaces(env_id)
-    human = expert == "human"
-    if human:
-        from protege.experts.human import Teleop, default_fps, human_collector, keymap_for
-
-        keys = keymap_for(env_id, keymap)  # no or a bad key map fails before anything runs
-    expert_policy = None if human else load_expert(expert, env_id)
-    config = {
-        "algo": "dagger",
-        "env": env_id,
-        "expert": expert,
-        "eval_episodes": eval_episodes,
-        "eval_seed": EVAL_SEED,
-        "protege_version": protege.__version__,
-        "config": asdict(cfg),
-    }
-    run = open_run(out, config, overwrite, resume)
-    rand = evaluate_returns(
-        env_id, RandomPolicy(spaces.action, EVAL_SEED), eval_episodes, EVAL_SEED
-    )
-    expert_mean: list[float] = []  # measured once; for a person, after round 0 exists
-
-    def evaluate(policy: Policy) -> dict[str, float]:
-        if not expert_mean:
-            expert_mean.append(
-                human_expert_returns(run).mean
-                if expert_policy is None
-                else evaluate_returns(env_id, expert_policy, eval_episodes, EVAL_SEED).mean
-            )
-        stats = evaluate_returns(env_id, policy, eval_episodes, EVAL_SEED)
-        score = normalized_score(stats.mean, expert_mean[0], rand.mean)
-        return {"return_mean": stats.mean, "normalized_score": score}
-
-    collect = None
-    if human:
-        env = make_env(env_id, render_mode="rgb_array")  # one env for every round's window
-        rate = default_fps(env, keys) if fps is None else fps
-        teleop = Teleop(
-            keys, spaces.action, fps=rate, ramp_fps=rate or default_fps(env, keys),
-            title=f"protege DAgger · {env_id}",
-        )  # fmt: skip
-        collect = human_collector(env, teleop, cfg.labels_per_round, on_frame)
-    try:
-        result = train_dagger(
-            env_id, expert_policy, spaces, cfg, run / ROUNDS, evaluate,
-            [CSVLogger(run / PROGRESS), *callbacks], env_id=env_id, collect=collect,
-        )  # fmt: skip
-    finally:
-        if human:
-            teleop.close()
-            env.close()
-    result.policy.save(run / POLICY)
-    plot_rounds(result.history, run / "progress.png", title=f"DAgger on {env_id}")
-    return evaluate_run(run, eval_episodes, train_seconds=result.train_seconds)

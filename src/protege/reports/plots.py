@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import colors  # noqa: E402
 
-from protege.runs import atomic_write  # noqa: E402
+from protege.rundir import atomic_write  # noqa: E402
 
 
 def save_figure(fig: Any, path: Path, dpi: float | None = None) -> None:

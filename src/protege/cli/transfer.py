@@ -15,11 +15,8 @@ from pathlib import Path
 
 import typer
 
-LEARNERS: dict[str, str] = {
-    "ppo": "PPO (on-policy; Discrete or Box actions)",
-    "sac": "SAC (Box actions)",
-    "dqn": "DQN (Discrete actions)",
-}
+from protege.cli.app import console, metrics_table, train_app
+from protege.jobs.catalog import LEARNERS
 
 
 def _command(name: str) -> Callable[..., None]:
@@ -40,8 +37,7 @@ def _command(name: str) -> Callable[..., None]:
         eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
         overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
     ) -> None:
-        from protege.cli.main import console, metrics_table
-        from protege.qlearning_jobs import train_on_reward_run
+        from protege.jobs.transfer import train_on_reward_run
         from protege.rl import rich_progress_callback
 
         progress = rich_progress_callback(steps, f"{name} on {reward.name}'s reward")
@@ -62,7 +58,5 @@ def _command(name: str) -> Callable[..., None]:
     return train_cmd
 
 
-def register(train_app: typer.Typer) -> None:
-    """Add `ppo`, `sac` and `dqn` (reward transfer) to `protege train`."""
-    for name in LEARNERS:
-        train_app.command(name)(_command(name))
+for _name in LEARNERS:
+    train_app.command(_name)(_command(_name))

@@ -6,8 +6,8 @@ expert, a random policy and the published numbers.
     pendulum  Pendulum-v1 from 20 expert episodes (off-policy learners for GAIL/AIRL/GCL)
     tabular   gridworlds and toy-text from 20 episodes of the optimal policy
 
-Each (env, number of trajectories) is a `protege.sweep.Sweep` over the suite's algorithms
-and seeds 0..N-1, with demonstrations collected once (seed 0) and shared by every
+Each (env, number of trajectories) is a `protege.experiments.sweep.Sweep` over the suite's
+algorithms and seeds 0..N-1, with demonstrations collected once (seed 0) and shared by every
 algorithm, so the table compares algorithms on the same data. Finished runs are kept:
 running the same bench again only runs what is missing.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from protege.errors import ConfigError
-from protege.sweep import (
+from protege.experiments.sweep import (
     SUMMARY_KEYS,
     Sweep,
     Trial,
@@ -31,6 +31,7 @@ from protege.sweep import (
     summarize,
     write_tables,
 )
+from protege.jobs.catalog import family
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def _ho_ermon() -> dict[tuple[str, str, int], Published]:
     return table
 
 
-TABULAR_ALGOS = ("bc", "lp-irl", "apprenticeship", "maxent", "mce", "bayesian-irl", "deep-maxent")
+TABULAR_ALGOS = ("bc", *family("tabular"))
 _ADVERSARIAL_PPO = {"learner": "ppo", "steps": 60_000}
 _ADVERSARIAL_SAC = {"learner": "sac", "steps": 20_000}
 SUITES: dict[str, Suite] = {
@@ -206,7 +207,7 @@ def plan_bench(
 ) -> BenchPlan:
     """Every trial of the suite (settings checked before anything runs), after collecting
     each (env, episodes) dataset once from the env's expert into OUT/SUITE/demos/."""
-    from protege.jobs import builtin_expert, collect
+    from protege.jobs.common import builtin_expert, collect
 
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1")

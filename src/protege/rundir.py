@@ -22,12 +22,25 @@ SB3_POLICY = "policy.zip"  # the policy of a run whose learner is an SB3 model
 REWARD = "reward"  # learned rewards live under this name (see protege.rewards)
 
 
+def _file_mode() -> int:
+    """The mode `open()` would give a new file under the process's umask (mkstemp's 0600
+    would make datasets and run files unreadable to the rest of a team)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """`write(file)` into a temporary sibling, flushed to disk, then renamed over `path`:
-    the file is whole or absent, whenever the process dies."""
+    the file is whole or absent, whenever the process dies. The protege-wide one way to
+    write a file atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

@@ -13,33 +13,22 @@ learned policy out in the real env (`protege.envs.make_env(ENV)`). A run directo
                    plus occupancy_l1 and reward_correlation
     heatmaps.png   for grids: true and learned reward, expert and learned occupancy
 
-    metrics = train_tabular_run("mce", "gridworld:8", "demos.npz", "runs/mce",
-                                build_config("mce", iterations=200))
+    cfg = build_config("mce", iterations=200)
+    metrics = train_run("mce", "gridworld:8", "runs/mce", cfg, demos="demos.npz")
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-import protege
-from protege.algorithms.tabular.apprenticeship import (
-    ApprenticeshipConfig,
-    apprenticeship_learning,
-)
-from protege.algorithms.tabular.bayesian import BayesianIRLConfig, bayesian_irl
-from protege.algorithms.tabular.deep_maxent import DeepMaxEntConfig, deep_maxent_irl
-from protege.algorithms.tabular.lp_irl import LPIRLConfig, lp_irl
-from protege.algorithms.tabular.maxent import MaxEntConfig, maxent_irl
+from protege.algorithms.tabular.bayesian import BayesianIRLConfig
 from protege.callbacks import Callback, CallbackList, CSVLogger
-from protege.config import apply_overrides, config_from_dict
 from protege.data.storage import Demonstrations
 from protege.data.types import flatten_trajectories
 from protege.envs import is_tabular_spec
@@ -54,9 +43,17 @@ from protege.envs.tabular import (
 from protege.errors import ConfigError, DatasetError, RunDirError
 from protege.evaluation import compare_with_expert, pearson
 from protege.evaluation.epic import epic_distance
-from protege.jobs import CHECKPOINTS, EVAL_SEED, load_demos, open_run
-from protege.report import plot_grid_heatmaps
-from protege.runs import (
+from protege.jobs import catalog
+from protege.jobs.common import (
+    CHECKPOINTS,
+    EVAL_SEED,
+    configure,
+    load_demos,
+    open_run,
+    run_config,
+)
+from protege.reports.plots import plot_grid_heatmaps
+from protege.rundir import (
     METRICS,
     PROGRESS,
     read_config,
@@ -75,135 +72,30 @@ NO_LIMIT_EPISODE_STEPS = 500
 """Evaluation cuts episodes here on envs without a time limit (CliffWalking-v1), so that a
 learned policy walking in circles cannot stall `protege eval`."""
 
-Fit = Callable[..., Any]
-"""(mdp, trajectories, cfg, on_iteration[, checkpoint=PATH]) -> a result (see TabularAlgo)."""
+TABULAR = catalog.family("tabular")
+"""The tabular IRL algorithms' command names, in catalog order."""
 
 
-@dataclass(frozen=True)
-class TabularAlgo:
-    """How the CLI drives one tabular IRL algorithm.
-
-    config: builds the default config dataclass.
-    fit: (mdp, trajectories, cfg, on_iteration) -> a result with `reward`, `policy`,
-        `history`, `converged`.
-    iterations, tol, seed: the config fields --iterations, --tol and --seed set (None: the
-        flag does not apply); unit: what one progress step is; resumable: `fit` accepts
-        `checkpoint=PATH` (checkpoints/irl.pt) and resumes from it (--resume).
-    """
-
-    config: Callable[[], Any]
-    fit: Fit
-    iterations: str | None
-    tol: str | None
-    seed: str | None
-    unit: str = "iteration"
-    resumable: bool = False  # fit takes checkpoint=PATH and resumes from it
-
-    def total(self, cfg: Any) -> int:
-        """Progress steps at most: iterations, or MCMC steps for Bayesian IRL."""
-        if isinstance(cfg, BayesianIRLConfig):
-            return cfg.burn_in + cfg.n_samples * cfg.thin
-        return int(getattr(cfg, self.iterations)) if self.iterations else 1
-
-
-def _maxent(
-    mdp: TabularMDP, demos: Any, cfg: Any, cb: Callable[[dict[str, float]], None],
-    checkpoint: Path | None = None,
-) -> Any:  # fmt: skip
-    return maxent_irl(mdp, demos, cfg, on_iteration=cb, checkpoint=checkpoint)
-
-
-TABULAR_ALGOS: dict[str, TabularAlgo] = {
-    # Ng & Russell 2000: one linear program.
-    "lp-irl": TabularAlgo(LPIRLConfig, lp_irl, None, None, None, unit="solve"),
-    # Abbeel & Ng 2004: --iterations counts the optimal policies computed, --tol is ε.
-    "apprenticeship": TabularAlgo(
-        ApprenticeshipConfig,
-        apprenticeship_learning,
-        "max_iterations",
-        "epsilon",
-        None,
-        resumable=True,
-    ),
-    # Ziebart et al. 2008 and 2010.
-    "maxent": TabularAlgo(
-        lambda: MaxEntConfig(causal=False),
-        _maxent,
-        "max_iterations",
-        "tol",
-        None,
-        resumable=True,
-    ),
-    "mce": TabularAlgo(
-        lambda: MaxEntConfig(causal=True),
-        _maxent,
-        "max_iterations",
-        "tol",
-        None,
-        resumable=True,
-    ),
-    # Ramachandran & Amir 2007: --iterations is the posterior samples kept.
-    "bayesian-irl": TabularAlgo(
-        BayesianIRLConfig, bayesian_irl, "n_samples", None, "seed", unit="step", resumable=True
-    ),
-    # Wulfmeier et al. 2015.
-    "deep-maxent": TabularAlgo(
-        DeepMaxEntConfig, deep_maxent_irl, "max_iterations", "tol", "seed", resumable=True
-    ),
-}
-"""The six `protege train` commands of tabular IRL, by command name."""
-
-
-def _algo(name: str) -> TabularAlgo:
-    if name not in TABULAR_ALGOS:
-        raise ConfigError(
-            f"unknown tabular IRL algorithm '{name}': use one of {', '.join(TABULAR_ALGOS)}"
-        )
-    return TABULAR_ALGOS[name]
-
-
-def build_config(
-    algo: str,
-    iterations: int | None = None,
-    tol: float | None = None,
-    seed: int = 0,
-    overrides: Sequence[str] = (),
-) -> Any:
-    """The algorithm's config from the CLI's flags: --iterations, --tol, --seed, then --set.
+def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> Any:
+    """The algorithm's config from the CLI's flags, then --set.
 
     --iterations sets `max_iterations` (apprenticeship: policies computed; Bayesian IRL:
     `n_samples`, the posterior samples kept); --tol sets the convergence gap (`tol`, or
-    `epsilon` for apprenticeship). A flag that does not apply is an error, not ignored.
+    `epsilon` for apprenticeship); --seed the algorithm's seed where it is random. A flag
+    that does not apply is an error, not ignored.
     """
-    spec = _algo(algo)
-    changes: dict[str, Any] = {}
-    for flag, value, field in (
-        ("--iterations", iterations, spec.iterations),
-        ("--tol", tol, spec.tol),
-    ):
-        if value is None:
-            continue
-        if field is None:
-            raise ConfigError(
-                f"{flag} does not apply to {algo}; its settings are "
-                f"{', '.join(f.name for f in dataclasses.fields(spec.config()))} (--set key=value)"
-            )
-        changes[field] = value
-    if spec.seed is not None:
-        changes[spec.seed] = seed
-    cfg = dataclasses.replace(spec.config(), **changes)
-    return apply_overrides(cfg, overrides)
+    entry = catalog.get(algo)
+    if entry.family != "tabular":
+        raise ConfigError(f"{algo} is not a tabular IRL algorithm; use one of {', '.join(TABULAR)}")
+    return configure(entry, overrides, **flags)
 
 
-def rerun_tabular(config: dict[str, Any], out: str | Path, overwrite: bool = False,
-                  callbacks: Sequence[Callback] = ()) -> dict[str, Any]:  # fmt: skip
-    """Train again exactly as a tabular run's config.json says."""
-    algo = _algo(config["algo"])
-    cfg = config_from_dict(type(algo.config()), config["config"])
-    return train_tabular_run(
-        config["algo"], config["env"], config["demos"], out, cfg, int(config.get("seed", 0)),
-        int(config.get("eval_episodes", 20)), overwrite, callbacks,
-    )  # fmt: skip
+def _total(cfg: Any, entry: catalog.Algorithm) -> int:
+    """Progress steps at most: iterations, or MCMC steps for Bayesian IRL."""
+    if isinstance(cfg, BayesianIRLConfig):
+        return cfg.burn_in + cfg.n_samples * cfg.thin
+    field = entry.flags.get("iterations")
+    return int(getattr(cfg, field)) if field else 1
 
 
 def tabular_mdp(env_id: str) -> TabularMDP:
@@ -236,16 +128,14 @@ def _check_demos_env(demos: Demonstrations, env_id: str, path: str | Path) -> No
         )
 
 
-def _demos_str(path: str | Path) -> str:
-    return str(Path(path).resolve()) if Path(path).exists() else str(path)
-
-
-def train_tabular_run(
+def train_run(
     algo: str,
     env_id: str,
-    demos_path: str | Path,
     out: str | Path,
     cfg: Any,
+    *,
+    demos: str | Path | None = None,
+    expert: str | None = None,
     seed: int = 0,
     eval_episodes: int = 20,
     overwrite: bool = False,
@@ -256,39 +146,37 @@ def train_tabular_run(
 
     Every algorithm but LP IRL (one solve) checkpoints to checkpoints/irl.pt, every 10
     iterations (Bayesian IRL: every 1000 MCMC steps); `resume` continues from there.
+    expert: unused, the expert is the optimal policy of the known dynamics. seed: seeds
+    the sampled evaluation of the learned (stochastic) policy.
     """
-    spec = _algo(algo)
+    entry = catalog.get(algo)
+    if demos is None:
+        raise ConfigError(f"{algo} learns from demonstrations; pass --demos PATH")
+    demos_path = demos
     mdp = tabular_mdp(env_id)
-    demos = load_demos(demos_path, env_id)
-    _check_demos_env(demos, env_id, demos_path)
-    config = {
-        "algo": algo,
-        "env": env_id,
-        "demos": _demos_str(demos_path),
-        "expert": "optimal",
-        "seed": seed,
-        "eval_episodes": eval_episodes,
-        "eval_seed": EVAL_SEED,
-        "mdp": mdp.summary(),
-        "protege_version": protege.__version__,
-        "config": dataclasses.asdict(cfg),
-    }
+    data = load_demos(demos_path, env_id)
+    _check_demos_env(data, env_id, demos_path)
+    config = run_config(algo, env_id, cfg, demos=demos_path, expert="optimal",
+                        eval_episodes=eval_episodes, seed=seed, mdp=mdp.summary())  # fmt: skip
+    # config.json's key order of earlier runs: seed before eval_episodes
+    config = {k: config[k] for k in ("algo", "env", "demos", "expert", "seed", *config)}
     run = open_run(out, config, overwrite, resume)
-    extra = {"checkpoint": run / CHECKPOINTS / "irl.pt"} if spec.resumable else {}
+    extra = {"checkpoint": run / CHECKPOINTS / "irl.pt"} if entry.resumable else {}
+    fit = entry.train_fn()
 
     progress = CallbackList([CSVLogger(run / PROGRESS), *callbacks])
-    progress.on_start(spec.total(cfg), spec.unit)
+    progress.on_start(_total(cfg, entry), entry.unit)
     start = time.perf_counter()
     records: list[dict[str, float]] = []
 
     def on_iteration(record: dict[str, float]) -> None:
         # Bayesian IRL records every 100th MCMC step; the others record every iteration.
-        step = int(record["iteration"]) if spec.unit == "step" else len(records)
+        step = int(record["iteration"]) if entry.unit == "step" else len(records)
         records.append({**record, "seconds": time.perf_counter() - start})
         progress.on_iteration(step, records[-1])
 
     try:
-        result = spec.fit(mdp, demos.trajectories, cfg, on_iteration, **extra)
+        result = fit(mdp, data.trajectories, cfg, on_iteration=on_iteration, **extra)
     except DatasetError as exc:
         raise DatasetError(f"{demos_path}: {exc}") from None
     finally:
@@ -310,7 +198,7 @@ def train_tabular_run(
         "converged": bool(result.converged),
         "train_seconds": train_seconds,
     }
-    return evaluate_tabular_run(run, eval_episodes, training=training, mdp=mdp, demos=demos)
+    return evaluate_run(run, eval_episodes, training=training, mdp=mdp, demos=data)
 
 
 def _reward_info(algo: str, env_id: str, mdp: TabularMDP, reward: np.ndarray) -> dict[str, Any]:
@@ -365,7 +253,7 @@ def _eval_env_kwargs(env_id: str) -> dict[str, Any]:
     return {} if limit is not None else {"max_episode_steps": NO_LIMIT_EPISODE_STEPS}
 
 
-def evaluate_tabular_run(
+def evaluate_run(
     run_dir: str | Path,
     episodes: int | None = None,
     on_episode: Callable[[int, Any], None] | None = None,
@@ -465,10 +353,10 @@ def run_reward(spec: str | Path, mdp: TabularMDP) -> tuple[str, np.ndarray, np.n
         return "true reward", np.asarray(mdp.reward, np.float64), true_state_reward(mdp)
     run = Path(spec)
     config = read_config(run)
-    if config.get("algo") not in TABULAR_ALGOS:
+    if config.get("algo") not in TABULAR:
         raise RunDirError(
             f"{run}: a {config.get('algo')} run has no tabular reward; compare tabular IRL runs "
-            f"({', '.join(TABULAR_ALGOS)}) or `true`"
+            f"({', '.join(TABULAR)}) or `true`"
         )
     reward = _load_array(run / REWARD, (mdp.n_states,), "reward")
     return f"{run} ({config['algo']})", reward, reward

@@ -12,13 +12,12 @@ metrics.json   returns vs the expert and a random policy on the same seeds; wher
 checkpoints/   ALGO.pt, the whole training state every 10 rounds, for `resume`
 
 cfg = build_config("gail", learner="ppo", steps=100_000)
-metrics = train_adversarial_run("gail", "CartPole-v1", "demos.npz", "runs/gail", cfg)
+metrics = train_run("gail", "CartPole-v1", "runs/gail", cfg, demos="demos.npz")
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,41 +25,29 @@ import numpy as np
 
 from protege.algorithms.adversarial import (
     AdversarialConfig,
-    AdversarialResult,
-    AIRLConfig,
-    GAILConfig,
-    GCLConfig,
-    train_airl,
-    train_gail,
-    train_gcl,
 )
 from protege.callbacks import Callback, CSVLogger
-from protege.config import apply_overrides
 from protege.data.rollout import Policy, rollout
 from protege.data.types import Transitions, flatten_trajectories
 from protege.envs import env_spaces
 from protege.errors import ConfigError
 from protege.evaluation import pearson
 from protege.experts import load_expert
-from protege.jobs import (
+from protege.jobs import catalog
+from protege.jobs.common import (
     CHECKPOINTS,
     EVAL_SEED,
+    configure,
     default_expert,
-    evaluate_run,
+    evaluate_against_expert,
     load_demos,
     open_run,
     run_config,
 )
 from protege.rewards import RewardFn, save_reward
 from protege.rl import ALGOS, check_learner, save_sb3
-from protege.runs import METRICS, PROGRESS, SB3_POLICY, write_json_atomic
+from protege.rundir import PROGRESS, SB3_POLICY
 
-Train = Callable[..., AdversarialResult]
-ADVERSARIAL_ALGOS: dict[str, tuple[type[AdversarialConfig], Train]] = {
-    "gail": (GAILConfig, train_gail),
-    "airl": (AIRLConfig, train_airl),
-    "gcl": (GCLConfig, train_gcl),
-}
 REWARD_MEANING = {
     "gail": "-log(1 - D(s, a)), GAIL's reward for the learner (higher = more expert-like)",
     "airl": "g, AIRL's disentangled reward (the shaping potential h is left out)",
@@ -70,32 +57,24 @@ CORRELATION_EPISODES = 5
 """Held-out episodes of the expert and of the learner scored by both rewards (seeds 10000+)."""
 
 
-def build_config(
-    algo: str,
-    learner: str = "ppo",
-    steps: int | None = None,
-    seed: int = 0,
-    overrides: Sequence[str] = (),
-) -> AdversarialConfig:
+def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> AdversarialConfig:
     """The algorithm's config from the CLI's flags: --learner, --steps, --seed, then --set."""
-    if algo not in ADVERSARIAL_ALGOS:
-        raise ConfigError(f"unknown algorithm {algo!r}; choose one of gail, airl, gcl")
-    if learner not in ALGOS:
+    learner = flags.get("learner")
+    if learner is not None and learner not in ALGOS:
         raise ConfigError(f"--learner {learner}: choose one of {', '.join(ALGOS)}")
-    cls = ADVERSARIAL_ALGOS[algo][0]
-    changes: dict[str, Any] = {"learner": learner, "seed": seed}
-    if steps is not None:
-        changes["steps"] = steps
-    return apply_overrides(dataclasses.replace(cls(), **changes), overrides)
+    cfg: AdversarialConfig = configure(catalog.get(algo), overrides, **flags)
+    return cfg
 
 
-def train_adversarial_run(
+def train_run(
     algo: str,
     env_id: str,
-    demos_path: str | Path,
     out: str | Path,
     cfg: AdversarialConfig,
+    *,
+    demos: str | Path | None = None,
     expert: str | None = None,
+    seed: int = 0,
     eval_episodes: int = 20,
     overwrite: bool = False,
     callbacks: Sequence[Callback] = (),
@@ -104,12 +83,17 @@ def train_adversarial_run(
     """GAIL, AIRL or GCL into a run directory, then the comparison with the expert.
 
     The training state is checkpointed every 10 rounds (checkpoints/ALGO.pt); `resume`
-    continues an interrupted run from it (from the start when it has none yet).
+    continues an interrupted run from it (from the start when it has none yet). `seed` is
+    unused: the learner, discriminator and envs are seeded by `cfg.seed`.
     """
-    cls, train = ADVERSARIAL_ALGOS[algo]
+    entry = catalog.get(algo)
+    cls, train = entry.config_class(), entry.train_fn()
     if not isinstance(cfg, cls):
         raise ConfigError(f"{algo} needs a {cls.__name__}, got {type(cfg).__name__}")
-    demos = load_demos(demos_path, env_id)  # first: a missing or mismatched file fails here
+    if demos is None:
+        raise ConfigError(f"{algo} learns from demonstrations; pass --demos PATH")
+    demos_path = demos
+    data = load_demos(demos_path, env_id)  # first: a missing or mismatched file fails here
     spaces = env_spaces(env_id)
     try:
         check_learner(cfg.learner, spaces.action, env_id)
@@ -117,9 +101,10 @@ def train_adversarial_run(
         fits = "sac or ppo" if cfg.learner == "dqn" else "dqn or ppo"
         raise ConfigError(f"--learner {cfg.learner}: {exc}; use --learner {fits}") from None
     expert = expert if expert is not None else default_expert(env_id)
-    config = run_config(algo, env_id, demos_path, expert, eval_episodes, cfg)
+    config = run_config(algo, env_id, cfg, demos=demos_path, expert=expert,
+                        eval_episodes=eval_episodes)  # fmt: skip
     run = open_run(out, config, overwrite, resume)
-    transitions = flatten_trajectories(demos.trajectories)
+    transitions = flatten_trajectories(data.trajectories)
     result = train(env_id, transitions, cfg, [CSVLogger(run / PROGRESS), *callbacks],
                    checkpoint=run / CHECKPOINTS / f"{algo}.pt")  # fmt: skip
     save_sb3(result.model, run / SB3_POLICY)
@@ -127,12 +112,10 @@ def train_adversarial_run(
     if getattr(cfg, "reward_sign", "positive") == "negative":
         meaning = "log D(s, a), GAIL's reward with reward_sign=negative (0 = expert-like)"
     save_reward(result.reward, run, meaning=meaning, algo=algo)
-    metrics = evaluate_run(run, eval_episodes, train_seconds=result.train_seconds)
-    metrics["env_steps"] = result.env_steps
     expert_policy = load_expert(expert, env_id) if expert is not None else None
-    metrics.update(reward_correlation(env_id, result.reward.predict, result.policy, expert_policy))
-    write_json_atomic(run / METRICS, metrics)
-    return metrics
+    training: dict[str, Any] = {"env_steps": result.env_steps}
+    training.update(reward_correlation(env_id, result.reward.predict, result.policy, expert_policy))
+    return evaluate_against_expert(run, eval_episodes, result.train_seconds, training=training)
 
 
 def _scored(env_id: str, policy: Policy, reward: RewardFn) -> tuple[np.ndarray, np.ndarray]:

@@ -17,8 +17,10 @@ from protege.data.types import Transitions, flatten_trajectories, obs_index
 from protege.errors import RunDirError
 from protege.evaluation import pearson
 from protege.evaluation.epic import epic_distance_sampled
-from protege.jobs import EVAL_SEED, TABULAR_ALGO_NAMES, load_run_policy, run_demonstrations
-from protege.runs import read_config
+from protege.jobs import catalog
+from protege.jobs.common import EVAL_SEED, load_run_policy, run_demonstrations
+from protege.jobs.tabular import compare_tabular_rewards
+from protege.rundir import read_config
 
 COVERAGE_EPISODES = 5  # held-out episodes of each run's policy (seeds 10000, ...)
 MAX_COVERAGE = 2048  # transitions kept (seeded subsample): EPIC costs N x 256 reward calls
@@ -29,9 +31,7 @@ def compare_rewards(a: str | Path, b: str | Path, env_id: str | None = None) -> 
     """EPIC and Pearson distances between the rewards of runs `a` and `b` (or `true`)."""
     config_a = read_config(a)
     env_id = env_id or config_a["env"]
-    if config_a["algo"] in TABULAR_ALGO_NAMES:
-        from protege.tabular_jobs import compare_tabular_rewards
-
+    if config_a["algo"] in catalog.family("tabular"):
         return compare_tabular_rewards(a, b, env_id)
     if str(b) == "true":
         raise RunDirError(

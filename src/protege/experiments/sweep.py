@@ -36,13 +36,10 @@ import numpy as np
 from scipy import stats
 
 from protege.errors import ConfigError, ProtegeError
-from protege.runs import CONFIG, METRICS, read_json
+from protege.jobs.catalog import ALGORITHMS
+from protege.rundir import CONFIG, METRICS, read_json
 
 SWEEP_KEYS = {"name", "algos", "envs", "seeds", "demos", "grid", "set", "eval_episodes"}
-TABULAR = ("lp-irl", "apprenticeship", "maxent", "mce", "bayesian-irl", "deep-maxent")
-ADVERSARIAL = ("gail", "airl", "gcl")
-QLEARNING = ("iq-learn", "sqil")
-ALGOS = ("bc", "dagger", *TABULAR, *ADVERSARIAL, *QLEARNING)
 
 
 @dataclass(frozen=True)
@@ -107,8 +104,8 @@ def load_sweep(path: str | Path) -> Sweep:
             raise ConfigError(f"{path}: '{key}' is missing, e.g. {key}: [...]")
     algos = [str(a) for a in _as_list(data["algos"], "algos", path)]
     for a in algos:
-        if a not in ALGOS:
-            raise ConfigError(f"{path}: algos: '{a}' is not one of {', '.join(ALGOS)}")
+        if a not in ALGORITHMS:
+            raise ConfigError(f"{path}: algos: '{a}' is not one of {', '.join(ALGORITHMS)}")
     seeds = _as_list(data.get("seeds", [0]), "seeds", path)
     if not all(isinstance(s, int) for s in seeds):
         raise ConfigError(f"{path}: seeds must be integers, e.g. seeds: [0, 1, 2]")
@@ -175,34 +172,16 @@ def path_safe(env: str) -> str:
 
 def build_config(algo: str, seed: int, overrides: Sequence[str]) -> Any:
     """The config dataclass of one trial."""
-    from protege.config import apply_overrides
+    from protege.jobs.dispatch import build_config as configure
 
-    if algo == "bc":
-        from protege.algorithms.bc import BCConfig
-
-        return apply_overrides(BCConfig(seed=seed), overrides)
-    if algo == "dagger":
-        from protege.algorithms.dagger import DAggerConfig
-
-        return apply_overrides(DAggerConfig(seed=seed), overrides)
-    if algo in ADVERSARIAL:
-        from protege.adversarial_jobs import build_config as adversarial_config
-
-        return adversarial_config(algo, seed=seed, overrides=overrides)
-    if algo in QLEARNING:
-        from protege.qlearning_jobs import build_qlearning_config
-
-        return build_qlearning_config(algo, seed=seed, overrides=overrides)
-    from protege.tabular_jobs import build_config as tabular_config
-
-    return tabular_config(algo, None, None, seed, list(overrides))
+    return configure(algo, overrides, seed=seed)
 
 
 def prepare_demos(sweep: Sweep, out: Path) -> dict[str, str | None]:
     """A dataset per env: the one given, or collected once from the env's built-in expert."""
-    from protege.jobs import builtin_expert, collect
+    from protege.jobs.common import builtin_expert, collect
 
-    needed = [a for a in sweep.algos if a != "dagger"]
+    needed = [a for a in sweep.algos if ALGORITHMS[a].needs_demos]
     paths: dict[str, str | None] = {}
     for env in sweep.envs:
         given = sweep.demos.get(env)
@@ -234,37 +213,16 @@ def run_trial(trial: Trial) -> dict[str, Any]:
             raise ConfigError(f"{run_dir}: finished with other settings than this trial's; "
                               "delete it to run it again, or use another --out")  # fmt: skip
         return read_json(run_dir / METRICS, METRICS)
-    common: dict[str, Any] = {"overwrite": True, "resume": same}
-    from protege.jobs import builtin_expert
+    from protege.jobs.common import builtin_expert
+    from protege.jobs.dispatch import train
 
     expert = builtin_expert(trial.env)  # the same reference for every algorithm
-    if trial.algo == "bc":
-        from protege.jobs import train_bc_run
-
-        assert trial.demos is not None
-        return train_bc_run(trial.env, trial.demos, run_dir, cfg, expert, trial.eval_episodes,
-                            **common)  # fmt: skip
-    if trial.algo == "dagger":
-        from protege.jobs import train_dagger_run
-
-        if expert is None:
-            raise ConfigError(f"dagger on {trial.env}: no built-in expert to query")
-        return train_dagger_run(trial.env, expert, run_dir, cfg, trial.eval_episodes, **common)
-    assert trial.demos is not None
-    if trial.algo in ADVERSARIAL:
-        from protege.adversarial_jobs import train_adversarial_run
-
-        return train_adversarial_run(trial.algo, trial.env, trial.demos, run_dir, cfg, expert,
-                                     trial.eval_episodes, **common)  # fmt: skip
-    if trial.algo in QLEARNING:
-        from protege.qlearning_jobs import train_qlearning_run
-
-        return train_qlearning_run(trial.algo, trial.env, trial.demos, run_dir, cfg, expert,
-                                   trial.eval_episodes, **common)  # fmt: skip
-    from protege.tabular_jobs import train_tabular_run
-
-    return train_tabular_run(trial.algo, trial.env, trial.demos, run_dir, cfg, trial.seed,
-                             trial.eval_episodes, **common)  # fmt: skip
+    if ALGORITHMS[trial.algo].needs_expert and expert is None:
+        raise ConfigError(f"{trial.algo} on {trial.env}: no built-in expert to query")
+    return train(
+        trial.algo, trial.env, run_dir, cfg, demos=trial.demos, expert=expert,
+        seed=trial.seed, eval_episodes=trial.eval_episodes, overwrite=True, resume=same,
+    )  # fmt: skip
 
 
 def _made_with(run_dir: Path, cfg: Any) -> bool:
@@ -425,7 +383,7 @@ def write_results(rows: Sequence[dict[str, Any]], directory: Path) -> tuple[Path
 
 def write_tables(directory: Path, text: str, rows: Sequence[dict[str, Any]]) -> tuple[Path, Path]:
     """`text` as results.md and `rows` as results.csv in `directory`, each written whole."""
-    from protege.runs import atomic_write
+    from protege.rundir import atomic_write
 
     md, table = directory / "results.md", directory / "results.csv"
     atomic_write(md, lambda f: f.write(text.encode()))

@@ -26,8 +26,8 @@ import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from protege.errors import RunDirError  # noqa: E402
-from protege.report import save_figure  # noqa: E402
-from protege.runs import METRICS, PROGRESS, atomic_write, read_config, read_json  # noqa: E402
+from protege.reports.plots import save_figure  # noqa: E402
+from protege.rundir import METRICS, PROGRESS, atomic_write, read_config, read_json  # noqa: E402
 
 X_COLUMNS = ("step", "epoch", "round", "iteration")
 Y_COLUMNS = ("return_mean", "normalized_score", "train_return", "occupancy_l1", "val_loss",

@@ -1,0 +1,117 @@
+"""The `protege` Typer apps and what every command module shares: the consoles, progress
+bars and the learner-vs-expert table.
+
+Command modules (`data`, `train`, `tabular`, `adversarial`, `qlearning`, `transfer`,
+`runs`, `experiments`, `record`) import from here and add their commands; `main` imports
+them all and is the entry point. Nothing here imports a command module, so there is no
+cycle, and nothing here imports torch, so `protege --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from typer.core import TyperCommand
+
+from protege.callbacks import Callback
+from protege.config import settings_help
+
+TENSORBOARD_HELP = "Also log every metric for TensorBoard, to RUN_DIR/tensorboard."
+"""The --tensorboard flag's help, the same on every trainer."""
+
+app = typer.Typer(
+    name="protege",
+    help="Imitation learning: record an expert, learn from it, and measure the learner against it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+train_app = typer.Typer(
+    help="Train a policy from demonstrations into a run directory.", no_args_is_help=True
+)
+expert_app = typer.Typer(help="Make experts where no built-in one exists.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(expert_app, name="expert")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class AlgorithmCommand(TyperCommand):
+    """`protege train NAME`: its `--help` ends with every --set setting of the algorithm
+    (type, default, meaning), made from the config dataclass and its docstring
+    (`protege.config.settings_help`), so the help cannot drift from the code.
+
+    The config class is imported when this command's help is shown, not before: listing
+    the commands (`protege train --help`) loads no algorithm, and so no torch."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:  # Typer's own vendored Click types
+        from protege.jobs import catalog
+
+        if self.name in catalog.ALGORITHMS and not self.epilog:
+            self.epilog = settings_help(catalog.get(self.name).default_config())
+        super().format_help(ctx, formatter)
+
+
+def trainer_callbacks(name: str, show: str, out: Path, tensorboard: bool = False) -> list[Callback]:
+    """A trainer's progress bar, plus a TensorBoard logger in the run dir when asked."""
+    from protege.callbacks import RichProgress, TensorBoardLogger
+
+    callbacks: list[Callback] = [RichProgress(name, show=show)]
+    if tensorboard:
+        callbacks.append(TensorBoardLogger(Path(out) / "tensorboard"))
+    return callbacks
+
+
+def episode_progress(description: str, total: int) -> Progress:
+    """A Rich progress bar counting episodes."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("episodes"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def metrics_table(metrics: dict[str, Any], title: str) -> Table:
+    """The learner-vs-expert comparison as a table a person reads at a glance."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("policy")
+    table.add_column("return (mean ± std)", justify="right")
+    table.add_column("normalised score", justify="right")
+    rows = [
+        ("learner", metrics["return_mean"], metrics["return_std"], metrics["normalized_score"]),
+        ("expert", metrics["expert_return_mean"], metrics["expert_return_std"], 1.0),
+        ("random", metrics["random_return_mean"], metrics["random_return_std"], 0.0),
+    ]
+    for name, mean, std, score in rows:
+        table.add_row(name, f"{mean:.1f} ± {std:.1f}", f"{score:.3f}")
+    agreement = metrics.get("action_agreement")
+    if agreement is not None:
+        table.caption = (
+            f"action agreement on expert states {agreement:.1%} · {metrics['episodes']} episodes"
+            f" on the same seeds · expert: {metrics.get('expert_source')}"
+        )
+    return table
+
+
+def rounds_table(rounds: list[dict[str, float]], title: str) -> Table:
+    """DAgger's rounds: β, expert labels so far, learner return and normalised score."""
+    table = Table(title=title, title_justify="left")
+    for name in ("round", "β", "expert labels", "return", "normalised score"):
+        table.add_column(name, justify="right")
+    for r in rounds:
+        table.add_row(
+            f"{int(r['round'])}", f"{r['beta']:.3f}", f"{int(r['labels'])}",
+            f"{r.get('return_mean', float('nan')):.1f}",
+            f"{r.get('normalized_score', float('nan')):.3f}",
+        )  # fmt: skip
+    return table

@@ -1,0 +1,120 @@
+"""`protege train bc|dagger`, and `protege train --config RUN` (a re-run of any algorithm).
+
+The other families' commands are in `tabular`, `adversarial`, `qlearning` and `transfer`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from protege.cli.app import (
+    TENSORBOARD_HELP,
+    AlgorithmCommand,
+    console,
+    metrics_table,
+    rounds_table,
+    train_app,
+    trainer_callbacks,
+)
+from protege.jobs.catalog import ALGORITHMS
+
+
+@train_app.callback(invoke_without_command=True)
+def train_from_config(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", help="Re-run an earlier run exactly: RUN_DIR/config.json (or RUN_DIR)."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="With --config: the new run directory."),
+    overwrite: bool = typer.Option(False, help="With --config: reuse an existing run directory."),
+) -> None:
+    """Train a policy from demonstrations into a run directory (or re-run one: --config)."""
+    from protege.errors import ConfigError
+
+    if ctx.invoked_subcommand is not None:
+        if config is not None or out is not None:
+            raise ConfigError(
+                "--config and --out before the algorithm belong to a re-run; use "
+                "`protege train --config RUN/config.json --out NEW_RUN` on its own"
+            )
+        return
+    if config is None or out is None:
+        raise ConfigError(
+            "give an algorithm (`protege train bc ...`, see --help) or re-run one: "
+            "`protege train --config RUN/config.json --out NEW_RUN`"
+        )
+    from protege.callbacks import RichProgress
+    from protege.jobs.dispatch import rerun_from_config
+
+    metrics = rerun_from_config(config, out, overwrite, [RichProgress("train")])
+    console.print(metrics_table(metrics, f"{out}: re-run of {config}"))
+    console.print(f"run written to {out}")
+
+
+@train_app.command("bc", cls=AlgorithmCommand, help=ALGORITHMS["bc"].help)
+def train_bc_cmd(
+    env: str = typer.Option(..., help="Gymnasium id the demonstrations were recorded on."),
+    demos: str = typer.Option(..., help="*.npz, a Minari dataset dir, or a local Minari id."),
+    out: Path = typer.Option(..., help="Run directory to create."),
+    seed: int = typer.Option(0, help="Seeds initialisation, data split and minibatches."),
+    expert: str | None = typer.Option(
+        None, help="Expert to compare with (default: built-in, else the demos' returns)."
+    ),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override a setting: key=value (listed below)."
+    ),
+    eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
+    overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run from its checkpoint."),
+    tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
+) -> None:
+    from protege.jobs.bc import build_config, train_run
+
+    cfg = build_config("bc", set_, seed=seed)
+    callbacks = trainer_callbacks("bc", "loss", out, tensorboard)
+    metrics = train_run(
+        "bc", env, out, cfg, demos=demos, expert=expert, eval_episodes=eval_episodes,
+        overwrite=overwrite, callbacks=callbacks, resume=resume,
+    )  # fmt: skip
+    console.print(metrics_table(metrics, f"BC on {env} vs the expert"))
+    console.print(f"run written to {out}")
+
+
+@train_app.command("dagger", cls=AlgorithmCommand, help=ALGORITHMS["dagger"].help)
+def train_dagger_cmd(
+    env: str = typer.Option(..., help="Gymnasium id."),
+    out: Path = typer.Option(..., help="Run directory to create (or resume)."),
+    expert: str = typer.Option(
+        "scripted",
+        help="scripted | PATH to an SB3 .zip | module:function | human (you take over the "
+        "learner in a window by holding SPACE: HG-DAgger).",
+    ),
+    rounds: int = typer.Option(5, min=1, help="DAgger rounds (round 0 is pure expert)."),
+    labels_per_round: int = typer.Option(2000, min=1, help="Expert labels gathered per round."),
+    seed: int = typer.Option(0),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override a DAggerConfig field: key=value, bc.key=value for the inner BC."
+    ),  # fmt: skip
+    eval_episodes: int = typer.Option(10, min=1, help="Evaluation episodes after each round."),
+    overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run from its saved rounds."),
+    fps: float | None = typer.Option(
+        None, min=0, help="--expert human: frame-rate limit (default: the env's; 0 never waits)."
+    ),
+    keymap: Path | None = typer.Option(
+        None, "--keymap", help="--expert human: a JSON key map (see `protege record --help`)."
+    ),
+    tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
+) -> None:
+    from protege.jobs.dagger import build_config, train_run
+
+    cfg = build_config("dagger", set_, rounds=rounds, labels_per_round=labels_per_round, seed=seed)
+    callbacks = trainer_callbacks("dagger", "normalized_score", out, tensorboard)
+    metrics = train_run(
+        "dagger", env, out, cfg, expert=expert, eval_episodes=eval_episodes,
+        overwrite=overwrite, callbacks=callbacks, resume=resume, fps=fps, keymap=keymap,
+    )  # fmt: skip
+    console.print(rounds_table(metrics["rounds"], f"DAgger on {env}: score per round"))
+    console.print(metrics_table(metrics, f"DAgger on {env} vs the expert"))
+    console.print(f"run written to {out} (progress.png plots the rounds)")

@@ -1,0 +1,190 @@
+"""Save and load demonstrations as one .npz file or a Minari dataset directory, validated.
+
+Writes are atomic (a temporary sibling, then a rename), so a crash never leaves a half file and
+existing data is never lost; every load checks the data against its spaces (see `validate`).
+
+Here: the public API, and the format chosen by the path. Each format has its module (`npz`,
+`minari`), beside the atomic writes (`atomic`), the memory check (`memory`), which paths a save
+may replace (`targets`) and what both formats share (`common`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from protege.data.storage.atomic import _atomic_write_dir, _atomic_write_file
+from protege.data.storage.common import FORMAT, FORMAT_VERSION, Demonstrations
+from protege.data.storage.memory import available_memory, check_fits_in_memory
+from protege.data.storage.minari import (
+    _dataset_id,
+    _load_minari,
+    _local_minari_dir,
+    _looks_like_minari_id,
+    _minari_data_dir,
+    _write_minari,
+)
+from protege.data.storage.npz import _load_npz, _npz_arrays, _write_npz
+from protege.data.storage.targets import NPZ_SUFFIX, _check_target, _is_npz
+from protege.data.types import Trajectory, obs_concat
+from protege.data.validate import (
+    MINARI_FIELDS,
+    NPZ_FIELDS,
+    Context,
+    FlatEpisodes,
+    check_supported,
+    flatten_for_storage,
+    validate_flat,
+)
+from protege.envs import Spaces, env_spaces
+from protege.errors import DatasetError
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "NPZ_SUFFIX",
+    "DatasetWriter",
+    "Demonstrations",
+    "available_memory",
+    "check_fits_in_memory",
+    "load_trajectories",
+    "save_trajectories",
+]
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def save_trajectories(
+    path: str | Path,
+    trajs: Sequence[Trajectory],
+    env_id: str | None,
+    spaces: Spaces,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Validate `trajs` against `spaces` and write them atomically to `path`.
+
+    A path ending in .npz gives one flat .npz file; any other path a Minari dataset directory
+    (`<path>/data/`). Existing data at `path` is replaced only with `overwrite`.
+    """
+    target = Path(path)
+    _check_target(target, overwrite)
+    flat = _prepare(target, trajs, spaces)
+    _write(target, flat, env_id, spaces, overwrite)
+    return target
+
+
+def load_trajectories(
+    path_or_id: str | Path, *, env_id: str | None = None, spaces: Spaces | None = None
+) -> Demonstrations:
+    """Read and validate demonstrations from a .npz file, a Minari directory or a local Minari id.
+
+    env_id / spaces: what the data will be used with; the file's spaces must be compatible
+        (given only env_id, the env is built once to get its spaces). The file is only read.
+    """
+    if spaces is None and env_id is not None:
+        spaces = env_spaces(env_id)
+    name = str(path_or_id)
+    path = Path(path_or_id)
+    if path.is_file():
+        if not _is_npz(path):
+            raise DatasetError(
+                f"{name}: not a dataset: protege reads .npz files and Minari dataset "
+                "directories; pass one of those"
+            )
+        return _load_npz(path, name, env_id, spaces)
+    if path.is_dir():
+        return _load_minari(_minari_data_dir(path, name), name, env_id, spaces)
+    if path.exists():
+        raise DatasetError(f"{name}: not a regular file or directory; pass a dataset path")
+    if isinstance(path_or_id, str) and _looks_like_minari_id(path_or_id):
+        return _load_minari(_local_minari_dir(path_or_id), name, env_id, spaces)
+    raise DatasetError(
+        f"{name}: no such file or directory; check the path, or collect demonstrations first "
+        f"with `protege collect ENV_ID --out {name}`"
+    )
+
+
+class DatasetWriter:
+    """Append episodes one at a time; the dataset is rewritten atomically after each one.
+
+    For recorders and collectors: a crash or kill keeps every episode added before it. An
+    existing `path` is refused here, at once (not at the first `add`), unless `overwrite`.
+    """
+
+    def __init__(
+        self, path: str | Path, env_id: str | None, spaces: Spaces, *, overwrite: bool = False
+    ) -> None:
+        self.path = Path(path)
+        self.env_id = env_id
+        self.spaces = spaces
+        self._overwrite = overwrite
+        _check_target(self.path, overwrite)
+        check_supported(Context(f"{path} (not saved)"), spaces)
+        self._episodes: list[FlatEpisodes] = []
+
+    def add(self, traj: Trajectory) -> None:
+        """Validate one episode and rewrite the dataset with it appended."""
+        episode = _prepare(self.path, [traj], self.spaces, index=len(self._episodes))
+        overwrite = self._overwrite or bool(self._episodes)
+        flat = _join([*self._episodes, episode])
+        _write(self.path, flat, self.env_id, self.spaces, overwrite)
+        self._episodes.append(episode)
+
+    def __len__(self) -> int:
+        return len(self._episodes)
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def _prepare(
+    target: Path, trajs: Sequence[Trajectory], spaces: Spaces, index: int = 0
+) -> FlatEpisodes:
+    """The checks of a load, run before writing, so that what protege saves always loads."""
+    fields = NPZ_FIELDS if _is_npz(target) else MINARI_FIELDS
+    ctx = Context(f"{target} (not saved)", fields, first_episode=index)
+    check_supported(ctx, spaces)
+    flat = validate_flat(ctx, spaces, flatten_for_storage(ctx, spaces, trajs))
+    if fields is MINARI_FIELDS and (flat.lengths == 0).any():
+        ctx.fail(
+            fields.acts,
+            f"of episode {int(np.argmax(flat.lengths == 0)) + index} is empty; Minari "
+            "datasets cannot hold episodes without steps",
+            "drop that episode or save to a .npz file",
+        )
+    return flat
+
+
+def _join(parts: Sequence[FlatEpisodes]) -> FlatEpisodes:
+    has_rews = np.concatenate([p.has_rews for p in parts])
+    rews = None
+    if has_rews.any():
+        rews = np.concatenate(
+            [np.full(int(p.lengths.sum()), np.nan) if p.rews is None else p.rews for p in parts]
+        )
+    return FlatEpisodes(
+        obs=obs_concat([p.obs for p in parts]),
+        acts=np.concatenate([p.acts for p in parts]),
+        rews=rews,
+        has_rews=has_rews,
+        lengths=np.concatenate([p.lengths for p in parts]),
+        terminated=np.concatenate([p.terminated for p in parts]),
+        truncated=np.concatenate([p.truncated for p in parts]),
+    )
+
+
+def _write(
+    target: Path, flat: FlatEpisodes, env_id: str | None, spaces: Spaces, overwrite: bool
+) -> None:
+    if _is_npz(target):
+        arrays = _npz_arrays(flat, env_id, spaces)
+        _atomic_write_file(target, overwrite, lambda f: _write_npz(f, arrays))
+    else:
+        dataset_id = _dataset_id(target)
+        _atomic_write_dir(
+            target, overwrite, lambda tmp: _write_minari(tmp, flat, env_id, spaces, dataset_id)
+        )

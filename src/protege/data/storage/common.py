@@ -1,0 +1,65 @@
+"""What the .npz and Minari formats share: the format version, the loaded result, read errors."""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+
+import protege
+from protege.data.types import Trajectory
+from protege.data.validate import Context
+from protege.envs import Spaces
+
+FORMAT = "protege.demonstrations"
+FORMAT_VERSION = 1
+"""Version of the .npz layout and of the `protege` block in Minari metadata; bump on change."""
+
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    TypeError,
+    AssertionError,
+    NotImplementedError,
+    ImportError,
+    gym.error.Error,
+)
+"""What reading a damaged file can raise (h5py and zipfile among them); all become 'cannot read'."""
+
+
+@dataclass(frozen=True)
+class Demonstrations:
+    """Loaded, validated episodes and what the file records about them."""
+
+    trajectories: list[Trajectory]
+    env_id: str | None
+    spaces: Spaces
+    source: str
+
+
+def _check_version(ctx: Context, field: str, version: Any) -> None:
+    if version == FORMAT_VERSION:
+        return
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        ctx.fail(
+            field,
+            f"has format version {version} but this protege ({protege.__version__}) reads "
+            f"version {FORMAT_VERSION}",
+            "upgrade protege (pip install -U protege)",
+        )
+    ctx.fail(
+        field,
+        f"has an unknown format version {version!r} (this protege reads {FORMAT_VERSION})",
+        "save the demonstrations again with protege",
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

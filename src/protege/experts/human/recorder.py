@@ -1,0 +1,255 @@
+"""Recording a person's play: the engine of `protege record`.
+
+`record` opens a `Teleop` window on the env's rgb render; a person plays episodes and keeps
+(K / Enter) or discards (D / Backspace) each one. Every kept episode is written at once, so
+closing the window never loses what was kept. `Recorder` is one session, advanced one frame
+per `step()`; tests drive it frame by frame (or pass ``on_frame`` to `record`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # before pygame's first import
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import pygame  # noqa: E402
+
+from protege.data.types import Trajectory, obs_stack  # noqa: E402
+from protege.envs import Spaces, make_env  # noqa: E402
+from protege.errors import ConfigError  # noqa: E402
+from protege.experts.human.keymaps import KeyMap, default_fps, keymap_for  # noqa: E402
+from protege.experts.human.teleop import (  # noqa: E402
+    AMBER,
+    GREEN,
+    RED,
+    Color,
+    Teleop,
+    _env_action,
+    _render,
+)
+
+__all__ = ["RecordResult", "Recorder", "record"]
+
+PAUSE_KEY = pygame.K_SPACE
+"""Toggles pause while recording a real-time env."""
+KEEP_KEYS = frozenset({pygame.K_k, pygame.K_RETURN, pygame.K_KP_ENTER})
+DISCARD_KEYS = frozenset({pygame.K_d, pygame.K_BACKSPACE})
+
+
+@dataclass
+class RecordResult:
+    """What a recording session produced.
+
+    kept: the episodes the person kept, in order (each already written to `path`).
+    discarded: episodes the person discarded with D / Backspace.
+    lost_steps: steps of an episode that was not kept because the window closed (in
+        progress, or finished but not yet kept); 0 when none.
+    closed_early: the window was closed (or Esc) before all episodes were kept.
+    path: where the kept episodes were written (None when not writing).
+    """
+
+    kept: list[Trajectory] = field(default_factory=list)
+    discarded: int = 0
+    lost_steps: int = 0
+    closed_early: bool = False
+    path: Path | None = None
+
+    def summary(self) -> str:
+        """One or two lines for the terminal."""
+        steps = sum(len(t) for t in self.kept)
+        where = f" in {self.path}" if self.path is not None and self.kept else ""
+        line = f"kept {len(self.kept)} episodes ({steps} steps){where}"
+        if self.discarded:
+            line += f"; discarded {self.discarded}"
+        if self.lost_steps:
+            line += (
+                f"\nthe window closed before the last episode was kept: its {self.lost_steps} "
+                "steps were discarded"
+            )
+        return line
+
+
+class Recorder:
+    """One recording session in a `Teleop` window, advanced one frame per `step()`.
+
+    env: built with render_mode="rgb_array" (closed by the caller).
+    episodes: episodes to keep; discarded ones are re-played and do not count.
+    on_keep: called with each kept episode at once (e.g. `DatasetWriter.add`).
+    seed: attempt i (kept or discarded) starts from reset(seed=seed + i).
+    start_paused: real-time episodes wait for an action key (or SPACE) before they run.
+
+    States: "paused", "recording", "over" (waiting for K keep / D discard), "done".
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        teleop: Teleop,
+        episodes: int,
+        on_keep: Callable[[Trajectory], None] | None = None,
+        seed: int = 0,
+        start_paused: bool = True,
+    ) -> None:
+        if episodes < 1:
+            raise ConfigError(f"episodes must be at least 1, got {episodes}")
+        self.env, self.teleop, self.episodes = env, teleop, episodes
+        self.on_keep, self.seed, self.start_paused = on_keep, seed, start_paused
+        self.result = RecordResult()
+        self.attempt = 0
+        self.frame = 0
+        self._new_episode()
+
+    @property
+    def running(self) -> bool:
+        """False once all episodes are kept or the window closed."""
+        return self.state != "done"
+
+    def _new_episode(self) -> None:
+        obs, _ = self.env.reset(seed=self.seed + self.attempt)
+        self.attempt += 1
+        self.teleop.reset_controls()
+        self.obs: list[Any] = [obs]
+        self.acts: list[np.ndarray] = []
+        self.rews: list[float] = []
+        self.terminated = False
+        paused = self.start_paused and not self.teleop.keymap.step_on_press
+        self.state = "paused" if paused else "recording"
+
+    def _trajectory(self) -> Trajectory:
+        return Trajectory(
+            obs=obs_stack(self.obs),
+            acts=np.stack(self.acts),
+            rews=np.asarray(self.rews, dtype=np.float64),
+            terminated=self.terminated,
+            truncated=not self.terminated,
+        )
+
+    def step(self) -> bool:
+        """Process one frame: keys, at most the frame's env steps, drawing. False when done."""
+        if self.state == "done":
+            return False
+        inp = self.teleop.poll()
+        if inp.quit:
+            self.result.closed_early = True
+            self.result.lost_steps = len(self.acts)
+            self.state = "done"
+            return False
+        pressed = set(inp.pressed)
+        if self.state == "over":
+            if pressed & KEEP_KEYS:
+                traj = self._trajectory()
+                if self.on_keep is not None:
+                    self.on_keep(traj)
+                self.result.kept.append(traj)
+                if len(self.result.kept) >= self.episodes:
+                    self.state = "done"
+                else:
+                    self._new_episode()
+            elif pressed & DISCARD_KEYS:
+                self.result.discarded += 1
+                self._new_episode()
+        elif self.state == "paused" and (PAUSE_KEY in pressed or pressed & self.teleop.action_keys):
+            self.state = "recording"
+        elif (
+            self.state == "recording"
+            and PAUSE_KEY in pressed
+            and PAUSE_KEY not in self.teleop.action_keys
+            and not self.teleop.keymap.step_on_press
+        ):
+            self.state = "paused"
+        if self.state == "recording":
+            for action in self.teleop.actions(inp):
+                self._env_step(action)
+                if self.state != "recording":
+                    break
+        if self.state != "done":
+            self._draw()
+        self.frame += 1
+        self.teleop.tick()
+        return self.state != "done"
+
+    def _env_step(self, action: np.ndarray) -> None:
+        obs, rew, terminated, truncated, _ = self.env.step(_env_action(action))
+        self.obs.append(obs)
+        self.acts.append(action)
+        self.rews.append(float(rew))
+        if terminated or truncated:
+            self.terminated = bool(terminated)
+            self.state = "over"
+
+    def _draw(self) -> None:
+        k = min(len(self.result.kept) + 1, self.episodes)
+        info = f"episode {k}/{self.episodes} · step {len(self.acts)} · return {sum(self.rews):.1f}"
+        state: tuple[str, Color]
+        if self.state == "recording":
+            state = ("RECORDING", RED)
+        elif self.state == "paused":
+            start = "press an action key to start" if not self.acts else "SPACE resumes"
+            state = (f"PAUSED · {start}", AMBER)
+        else:
+            end = "" if self.terminated else " (time limit)"
+            state = (f"EPISODE OVER{end}: K keep · D discard", GREEN)
+        pause = "" if self.teleop.keymap.step_on_press else " · SPACE pause"
+        hint = (
+            f"{self.teleop.keymap.describe()}{pause} · ESC quit (kept episodes are saved)"
+            f" · kept {len(self.result.kept)}, discarded {self.result.discarded}"
+        )
+        self.teleop.show(_render(self.env), state, info, hint)
+
+
+def record(
+    env_id: str,
+    out: str | Path | None,
+    episodes: int = 5,
+    keymap: KeyMap | str | Path | None = None,
+    fps: float | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    on_frame: Callable[[Recorder], None] | None = None,
+) -> RecordResult:
+    """A person plays `env_id` in a window; the episodes they keep become a dataset.
+
+    out: the dataset to write (*.npz, else a Minari dataset dir); rewritten after every kept
+        episode, so closing the window keeps them all. None records without writing.
+    episodes: episodes to keep before the session ends.
+    keymap: a `KeyMap`, a JSON key map file, or None for the env's built-in map.
+    fps: frame-rate limit (default: the env's render_fps, or 30; 0: never sleep).
+    seed: attempt i starts from reset(seed=seed + i).
+    overwrite: replace an existing dataset at `out`.
+    on_frame: called before each frame with the `Recorder` (scripted input, tests).
+
+    Every error a user can cause (no key map, a bad one, an existing `out`) is raised
+    before the window opens.
+    """
+    km = keymap if isinstance(keymap, KeyMap) else keymap_for(env_id, keymap)
+    env = make_env(env_id, render_mode="rgb_array")
+    try:
+        km.check(env.action_space, env_id)
+        on_keep = None
+        if out is not None:
+            from protege.data.storage import DatasetWriter
+
+            on_keep = DatasetWriter(out, env_id, Spaces.of(env), overwrite=overwrite).add
+        rate = default_fps(env, km) if fps is None else fps
+        teleop = Teleop(
+            km, env.action_space, fps=rate, ramp_fps=rate or default_fps(env, km),
+            title=f"protege record · {env_id}",
+        )  # fmt: skip
+        try:
+            rec = Recorder(env, teleop, episodes, on_keep, seed)
+            rec.result.path = None if out is None else Path(out)
+            while rec.running:
+                if on_frame is not None:
+                    on_frame(rec)
+                rec.step()
+            return rec.result
+        finally:
+            teleop.close()
+    finally:
+        env.close()
