@@ -8,20 +8,19 @@ import pytest
 import scipy.sparse as sp
 from gymnasium.utils.env_checker import check_env
 
+from protege.algorithms.tabular.demos import demo_occupancy, occupancy_from_trajectories
 from protege.data.rollout import rollout
 from protege.data.types import Trajectory
 from protege.envs.tabular import (
     TabularEnv,
     TabularMDP,
     TabularPolicy,
-    demo_occupancy,
     feature_expectations,
     from_toy_text,
     garnet,
     gridworld,
     make_tabular,
     objectworld,
-    occupancy_from_trajectories,
     optimal_occupancy,
     policy_evaluation,
     soft_value_iteration,

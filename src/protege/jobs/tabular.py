@@ -28,6 +28,7 @@ import gymnasium as gym
 import numpy as np
 
 from protege.algorithms.tabular.bayesian import BayesianIRLConfig
+from protege.algorithms.tabular.demos import demo_occupancy
 from protege.callbacks import Callback, CallbackList, CSVLogger
 from protege.data.storage import Demonstrations
 from protege.data.types import flatten_trajectories
@@ -35,7 +36,6 @@ from protege.envs import is_tabular_spec
 from protege.envs.tabular import (
     TabularMDP,
     TabularPolicy,
-    demo_occupancy,
     make_tabular,
     optimal_policy,
     state_occupancy,

@@ -7,13 +7,13 @@ from functools import partial
 import numpy as np
 import pytest
 
+from protege.algorithms.tabular.demos import occupancy_from_trajectories
 from protege.algorithms.tabular.maxent import MaxEntConfig, maxent_irl
 from protege.data.rollout import rollout
 from protege.envs.tabular import (
     TabularEnv,
     TabularPolicy,
     gridworld,
-    occupancy_from_trajectories,
     optimal_occupancy,
     soft_value_iteration,
     state_occupancy,

@@ -32,14 +32,12 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import nnls
 
+from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy, policy_from_occupancy
 from protege.algorithms.tabular.resume import due, resume_state
 from protege.checkpoint import restoring, save_checkpoint
 from protege.envs.tabular import (
-    ExpertDemos,
     TabularMDP,
-    demo_occupancy,
     feature_expectations,
-    policy_from_occupancy,
     state_action_occupancy,
     value_iteration,
 )

@@ -26,16 +26,10 @@ from typing import Literal
 
 import numpy as np
 
+from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy, state_action_counts
 from protege.algorithms.tabular.resume import due, resume_state
 from protege.checkpoint import restoring, save_checkpoint
-from protege.envs.tabular import (
-    ExpertDemos,
-    TabularMDP,
-    demo_occupancy,
-    state_action_counts,
-    state_occupancy,
-    value_iteration,
-)
+from protege.envs.tabular import TabularMDP, state_occupancy, value_iteration
 from protege.errors import ConfigError
 
 

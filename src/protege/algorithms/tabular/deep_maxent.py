@@ -28,16 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy
 from protege.algorithms.tabular.resume import due, resume_state
 from protege.checkpoint import restoring, save_checkpoint
-from protege.envs.tabular import (
-    ExpertDemos,
-    SoftValueResult,
-    TabularMDP,
-    demo_occupancy,
-    soft_value_iteration,
-    state_occupancy,
-)
+from protege.envs.tabular import SoftValueResult, TabularMDP, soft_value_iteration, state_occupancy
 from protege.errors import ConfigError
 
 

@@ -28,14 +28,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from protege.envs.tabular import (
-    ExpertDemos,
-    TabularMDP,
-    demo_occupancy,
-    feature_expectations,
-    state_occupancy,
-    value_iteration,
-)
+from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy
+from protege.envs.tabular import TabularMDP, feature_expectations, state_occupancy, value_iteration
 from protege.errors import ConfigError
 
 

@@ -30,13 +30,12 @@ from typing import Literal
 
 import numpy as np
 
+from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy
 from protege.algorithms.tabular.resume import due, resume_state
 from protege.checkpoint import restoring, save_checkpoint
 from protege.envs.tabular import (
-    ExpertDemos,
     SoftValueResult,
     TabularMDP,
-    demo_occupancy,
     feature_expectations,
     soft_value_iteration,
     state_occupancy,

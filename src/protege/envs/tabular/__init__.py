@@ -18,14 +18,6 @@ from protege.envs.tabular.builders import (
     make_tabular,
     objectworld,
 )
-from protege.envs.tabular.demos import (
-    ExpertDemos,
-    demo_occupancy,
-    expected_occupancy_mass,
-    occupancy_from_trajectories,
-    policy_from_occupancy,
-    state_action_counts,
-)
 from protege.envs.tabular.gym_env import TabularEnv, TabularPolicy
 from protege.envs.tabular.mdp import Features, TabularMDP
 from protege.envs.tabular.solvers import (
@@ -43,15 +35,12 @@ from protege.envs.tabular.solvers import (
 
 __all__ = [
     "MOVES",
-    "ExpertDemos",
     "Features",
     "SoftValueResult",
     "TabularEnv",
     "TabularMDP",
     "TabularPolicy",
     "ValueResult",
-    "demo_occupancy",
-    "expected_occupancy_mass",
     "feature_expectations",
     "from_toy_text",
     "garnet",
@@ -59,13 +48,10 @@ __all__ = [
     "gridworld",
     "make_tabular",
     "objectworld",
-    "occupancy_from_trajectories",
     "optimal_occupancy",
     "optimal_policy",
     "policy_evaluation",
-    "policy_from_occupancy",
     "soft_value_iteration",
-    "state_action_counts",
     "state_action_occupancy",
     "state_occupancy",
     "value_iteration",
