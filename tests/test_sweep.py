@@ -98,8 +98,8 @@ def test_bad_sweep_files_are_one_line_and_exit_2(
 
 
 def test_a_crashing_trial_is_reported_and_does_not_stop_the_others(monkeypatch) -> None:  # noqa: ANN001
-    from protege.experiments import sweep
     from protege.errors import ConfigError
+    from protege.experiments import sweep
 
     def boom(trial: sweep.Trial) -> dict:
         if trial.seed == 0:
