@@ -7,6 +7,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
+
+# One torch thread per test process: protege's networks are small, and pytest-xdist already
+# runs one process per core (on a busy 2-core machine torch's default made the suite 10x slower).
+torch.set_num_threads(1)
 
 
 class CueEnv(gym.Env):

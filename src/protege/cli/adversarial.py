@@ -17,10 +17,12 @@ import typer
 from protege.callbacks import Callback
 from protege.cli.app import (
     TENSORBOARD_HELP,
+    THREADS_HELP,
     AlgorithmCommand,
     console,
     metrics_table,
     train_app,
+    use_threads,
 )
 from protege.jobs.catalog import ALGORITHMS, family
 
@@ -80,10 +82,12 @@ def _command(name: str) -> Callable[..., None]:
         overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
         resume: bool = typer.Option(False, help="Continue an interrupted run from its checkpoint."),
         tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
+        threads: int = typer.Option(1, min=1, help=THREADS_HELP),
     ) -> None:
         from protege.callbacks import TensorBoardLogger
         from protege.jobs.adversarial import build_config, train_run
 
+        use_threads(threads)
         cfg = build_config(name, set_, learner=learner, steps=steps, seed=seed)
         callbacks: list[Callback] = [StepProgress(f"{name} · {learner}")]
         if tensorboard:

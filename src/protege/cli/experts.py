@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from protege.cli.app import app, console, episode_progress, expert_app
+from protege.cli.app import THREADS_HELP, app, console, episode_progress, expert_app, use_threads
 from protege.errors import ExpertError
 
 
@@ -66,6 +66,7 @@ def expert_train_cmd(
     seed: int = typer.Option(0),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     overwrite: bool = typer.Option(False, help="Replace an existing model file at --out."),
+    threads: int = typer.Option(1, min=1, help=THREADS_HELP),
 ) -> None:
     """Train a Stable-Baselines3 expert on the env's reward, when no scripted one exists."""
     from protege.evaluation import evaluate_returns
@@ -74,6 +75,7 @@ def expert_train_cmd(
 
     if out.exists() and not overwrite:
         raise ExpertError(f"{out}: already exists; choose another --out or pass --overwrite")
+    use_threads(threads)
     callback = rich_progress_callback(steps, f"{algo} on {env}")
     model = train_sb3(env, algo, steps, seed, device=device, callback=callback)
     path = save_sb3(model, out)

@@ -17,11 +17,13 @@ import typer
 
 from protege.cli.app import (
     TENSORBOARD_HELP,
+    THREADS_HELP,
     AlgorithmCommand,
     console,
     metrics_table,
     train_app,
     trainer_callbacks,
+    use_threads,
 )
 from protege.jobs.catalog import ALGORITHMS, family
 
@@ -48,9 +50,11 @@ def _command(name: str) -> Callable[..., None]:
         overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
         resume: bool = typer.Option(False, help="Continue an interrupted run from its checkpoint."),
         tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
+        threads: int = typer.Option(1, min=1, help=THREADS_HELP),
     ) -> None:
         from protege.jobs.qlearning import build_config, train_run
 
+        use_threads(threads)
         cfg = build_config(name, set_, offline=offline, steps=steps, seed=seed)
         metrics = train_run(
             name, env, out, cfg, demos=demos, expert=expert, eval_episodes=eval_episodes,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from protege.cli.app import app, console, metrics_table
+from protege.cli.app import THREADS_HELP, app, console, metrics_table, use_threads
 
 
 @app.command("quickstart")
@@ -16,6 +16,7 @@ def quickstart_cmd(
     out: Path | None = typer.Option(None, help="Directory for the demos and run (default: temp)."),
     env: str = typer.Option("CartPole-v1", help="An env with a built-in scripted expert."),
     episodes: int = typer.Option(10, help="Expert episodes to learn from."),
+    threads: int = typer.Option(1, min=1, help=THREADS_HELP),
 ) -> None:
     """The whole journey on a built-in default: expert → demonstrations → BC → comparison."""
     from protege.algorithms.bc import BCConfig
@@ -23,6 +24,7 @@ def quickstart_cmd(
     from protege.jobs.bc import train_run
     from protege.jobs.common import collect
 
+    use_threads(threads)
     start = time.perf_counter()
     base = out if out is not None else Path(tempfile.mkdtemp(prefix="protege-quickstart-"))
     base.mkdir(parents=True, exist_ok=True)

@@ -14,11 +14,13 @@ import typer
 
 from protege.cli.app import (
     TENSORBOARD_HELP,
+    THREADS_HELP,
     AlgorithmCommand,
     console,
     metrics_table,
     train_app,
     trainer_callbacks,
+    use_threads,
 )
 from protege.jobs.catalog import ALGORITHMS, family
 
@@ -47,9 +49,11 @@ def _command(name: str) -> Callable[..., None]:
             "one solve and has none).",
         ),
         tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
+        threads: int = typer.Option(1, min=1, help=THREADS_HELP),
     ) -> None:
         from protege.jobs.tabular import build_config, train_run
 
+        use_threads(threads)
         cfg = build_config(name, set_, iterations=iterations, tol=tol, seed=seed)
         metrics = train_run(
             name, env, out, cfg, demos=demos, seed=seed, eval_episodes=eval_episodes,

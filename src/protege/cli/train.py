@@ -10,12 +10,14 @@ import typer
 
 from protege.cli.app import (
     TENSORBOARD_HELP,
+    THREADS_HELP,
     AlgorithmCommand,
     console,
     metrics_table,
     rounds_table,
     train_app,
     trainer_callbacks,
+    use_threads,
 )
 from protege.jobs.catalog import ALGORITHMS
 
@@ -68,9 +70,11 @@ def train_bc_cmd(
     overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
     resume: bool = typer.Option(False, help="Continue an interrupted run from its checkpoint."),
     tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
+    threads: int = typer.Option(1, min=1, help=THREADS_HELP),
 ) -> None:
     from protege.jobs.bc import build_config, train_run
 
+    use_threads(threads)
     cfg = build_config("bc", set_, seed=seed)
     callbacks = trainer_callbacks("bc", "loss", out, tensorboard)
     metrics = train_run(
@@ -106,9 +110,11 @@ def train_dagger_cmd(
         None, "--keymap", help="--expert human: a JSON key map (see `protege record --help`)."
     ),
     tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
+    threads: int = typer.Option(1, min=1, help=THREADS_HELP),
 ) -> None:
     from protege.jobs.dagger import build_config, train_run
 
+    use_threads(threads)
     cfg = build_config("dagger", set_, rounds=rounds, labels_per_round=labels_per_round, seed=seed)
     callbacks = trainer_callbacks("dagger", "normalized_score", out, tensorboard)
     metrics = train_run(

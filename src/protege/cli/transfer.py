@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from protege.cli.app import console, metrics_table, train_app
+from protege.cli.app import THREADS_HELP, console, metrics_table, train_app, use_threads
 from protege.jobs.catalog import LEARNERS
 
 
@@ -36,10 +36,12 @@ def _command(name: str) -> Callable[..., None]:
         ),
         eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
         overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
+        threads: int = typer.Option(1, min=1, help=THREADS_HELP),
     ) -> None:
         from protege.jobs.transfer import train_on_reward_run
         from protege.rl import rich_progress_callback
 
+        use_threads(threads)
         progress = rich_progress_callback(steps, f"{name} on {reward.name}'s reward")
         metrics = train_on_reward_run(
             name, env, reward, out, steps, seed, demos, expert, eval_episodes, overwrite,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 import protege
 from protege.algorithms.dagger import round_path
@@ -193,6 +194,7 @@ def run_config(
         path = Path(demos)
         record["demos"] = str(path.resolve()) if path.exists() else str(demos)
     record.update(expert=expert, eval_episodes=eval_episodes, eval_seed=EVAL_SEED, **extra)
+    record["threads"] = torch.get_num_threads()  # bit-identical results need the same count
     record["protege_version"] = protege.__version__
     record["config"] = asdict(cfg) if is_dataclass(cfg) else dict(cfg)  # type: ignore[arg-type]
     return record

@@ -14,6 +14,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import torch
+
 from protege.callbacks import Callback
 from protege.config import config_from_dict
 from protege.errors import RunDirError
@@ -59,6 +61,8 @@ def rerun_from_config(
     if algo not in catalog.ALGORITHMS:
         raise RunDirError(f"{path}: algo '{algo}' cannot be re-run from its config yet")
     cfg: Any = config_from_dict(catalog.get(algo).config_class(), config["config"])
+    if isinstance(config.get("threads"), int) and config["threads"] >= 1:
+        torch.set_num_threads(config["threads"])  # the same count gives the same numbers
     return train(
         algo, config["env"], out, cfg, demos=config.get("demos"), expert=config.get("expert"),
         seed=int(config.get("seed", 0)), eval_episodes=int(config.get("eval_episodes", 20)),
