@@ -20,6 +20,7 @@ from protege.envs import is_image_space
 from protege.errors import ConfigError
 
 TensorObs = torch.Tensor | dict[str, torch.Tensor]
+"""An observation batch as tensors: one tensor (N, *shape), or a dict of them (Dict spaces)."""
 
 
 def mlp(
@@ -127,6 +128,14 @@ def index_tensor_obs(obs: TensorObs, idx: torch.Tensor) -> TensorObs:
     if isinstance(obs, dict):
         return {k: v[idx] for k, v in obs.items()}
     return obs[idx]
+
+
+def cat_tensor_obs(a: TensorObs, b: TensorObs) -> TensorObs:
+    """Two tensor observation batches (plain or dict) as one: `a`'s rows, then `b`'s."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: torch.cat([a[k], b[k]]) for k in a}
+    assert isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
+    return torch.cat([a, b])
 
 
 def resolve_device(device: str) -> torch.device:

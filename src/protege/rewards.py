@@ -40,13 +40,12 @@ from torch import nn
 from protege.data.types import Obs, obs_len, obs_stack
 from protege.envs import Spaces
 from protege.errors import ConfigError, RunDirError
-from protege.nets import encoder_dim, make_encoder, mlp
+from protege.nets import TensorObs, encoder_dim, make_encoder, mlp
 from protege.rundir import REWARD, write_json_atomic
 
 REWARD_FILE, REWARD_INFO = f"{REWARD}.pt2", f"{REWARD}.json"
 FORMAT = "protege.reward/1"
 
-TensorObs = torch.Tensor | dict[str, torch.Tensor]
 RewardFn = Callable[[Obs, np.ndarray, Obs, np.ndarray], np.ndarray]
 """A NumPy reward: (obs, acts, next_obs, dones) batches -> rewards (B,)."""
 

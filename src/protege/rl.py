@@ -1,7 +1,16 @@
-"""The inner reinforcement-learning loop: a thin adapter over Stable-Baselines3."""
+"""The inner reinforcement-learning loop: a thin adapter over Stable-Baselines3.
+
+Everything protege does with an SB3 learner goes through here: building one with tuned
+defaults, replay buffers that relabel rewards, log π(a|s), saving. So does everything that
+reaches past SB3's public API (members named `_...`, the replay buffer's arrays, the
+episode buffers, callback hooks): `learner_state` / `restore_learner_state` checkpoint a
+learner, `recent_returns` reads its episodes and `round_callback` paces training in rounds.
+An SB3 upgrade that moves those internals is fixed in this one module.
+"""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -280,3 +289,117 @@ def learner_log_prob(model: Any, obs: Any, acts: Any) -> Any:
     if isinstance(model, DQN):
         return torch.zeros(len(acts), device=acts.device)
     raise ConfigError(f"no log-probability for learner {type(model).__name__}")
+
+
+# -- past SB3's public API: checkpoints, episodes, rounds ----------------------------------
+
+_COUNTERS = ("num_timesteps", "_n_updates", "_episode_num", "_n_calls")  # _n_calls: DQN's
+_BUFFER_FIELDS = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts")
+
+
+def learner_state(model: Any) -> dict[str, Any]:
+    """What an SB3 learner needs to go on training: weights and optimisers (SB3's own
+    `get_parameters`), SAC's entropy coefficient, counters, recent episodes and, off-policy,
+    the filled part of the replay buffer, for `save_checkpoint`."""
+    from stable_baselines3.common.save_util import recursive_getattr
+
+    state: dict[str, Any] = {
+        "parameters": model.get_parameters(),
+        "variables": {
+            name: recursive_getattr(model, name).detach().cpu().clone()
+            for name in model._get_torch_save_params()[1]
+        },
+        "counters": {k: int(getattr(model, k)) for k in _COUNTERS if hasattr(model, k)},
+        "episodes": [{k: float(v) for k, v in e.items()} for e in model.ep_info_buffer or ()],
+    }
+    buffer = getattr(model, "replay_buffer", None)
+    if buffer is not None:
+        n = buffer.buffer_size if buffer.full else buffer.pos
+        state["replay_buffer"] = {
+            "pos": int(buffer.pos), "full": bool(buffer.full),
+            "arrays": {name: _rows(getattr(buffer, name), n) for name in _BUFFER_FIELDS
+                       if getattr(buffer, name, None) is not None},
+        }  # fmt: skip
+    return state
+
+
+def restore_learner_state(model: Any, state: dict[str, Any]) -> None:
+    """Restore what `learner_state` returned into a learner built with the same settings."""
+    import torch
+    from stable_baselines3.common.save_util import recursive_getattr
+
+    model.set_parameters(state["parameters"], exact_match=True, device=model.device)
+    with torch.no_grad():
+        for name, value in state["variables"].items():
+            recursive_getattr(model, name).copy_(value)  # in place: optimisers hold it
+    for name, value in state["counters"].items():
+        setattr(model, name, int(value))
+    window = model._stats_window_size
+    model.ep_info_buffer = deque((dict(e) for e in state["episodes"]), maxlen=window)
+    model.ep_success_buffer = deque(maxlen=window)
+    saved = state.get("replay_buffer")
+    if saved is not None:
+        buffer = model.replay_buffer
+        for name, rows in saved["arrays"].items():
+            _fill(getattr(buffer, name), rows)
+        buffer.pos, buffer.full = int(saved["pos"]), bool(saved["full"])
+
+
+def _rows(x: Any, n: int) -> Any:
+    """The first `n` rows of an array (or of each array in a dict)."""
+    if isinstance(x, dict):
+        return {k: _rows(v, n) for k, v in x.items()}
+    return x[:n]
+
+
+def _fill(buf: Any, saved: Any) -> None:
+    """Copy saved rows (tensors, as a checkpoint gives them back) into the start of a
+    preallocated array (or dict of them)."""
+    if isinstance(buf, dict):
+        for k in buf:
+            _fill(buf[k], saved[k])
+    else:
+        buf[: len(saved)] = saved.numpy()
+
+
+def recent_returns(model: Any, n: int = 20) -> list[float]:
+    """The true returns of the learner's latest `n` finished episodes (Monitor's), oldest
+    first; empty before the first one ends."""
+    return [info["r"] for info in list(model.ep_info_buffer)[-n:]]
+
+
+def round_callback(
+    on_round: Callable[[int], dict[str, float]],
+    report: Callable[[dict[str, float]], bool],
+    every: int,
+    last: int = 0,
+) -> Any:
+    """An SB3 callback: `on_round(env_steps)` at a rollout's end (at most every `every`
+    steps, before the learner trains on it), then `report(row)` once the learner has
+    trained, at the next rollout's start or at the end; training stops when it is False.
+    last: the env step of the latest round (a resumed run's)."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class _Rounds(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.last, self.go_on = last, True
+            self.pending: dict[str, float] | None = None
+
+        def _on_step(self) -> bool:
+            return self.go_on
+
+        def _on_rollout_end(self) -> None:
+            if self.num_timesteps - self.last >= every:
+                self.last = self.num_timesteps
+                self.pending = on_round(self.num_timesteps)
+
+        def _on_rollout_start(self) -> None:
+            if self.pending is not None:
+                self.go_on = report(self.pending)
+                self.pending = None
+
+        def _on_training_end(self) -> None:
+            self._on_rollout_start()
+
+    return _Rounds()

@@ -11,15 +11,11 @@ import pytest
 import torch
 
 from protege.algorithms.adversarial import AIRLConfig, GAILConfig, train_airl, train_gail
-from protege.algorithms.adversarial.loop import (
-    TransitionWindow,
-    learner_state,
-    load_learner_state,
-)
+from protege.algorithms.replay import ReplayBuffer, TensorTransitions
 from protege.callbacks import Callback
 from protege.checkpoint import load_checkpoint, save_checkpoint
 from protege.data import Transitions
-from protege.rl import build_learner, make_vec_env
+from protege.rl import build_learner, learner_state, make_vec_env, restore_learner_state
 
 
 class Interrupted(Exception):
@@ -92,7 +88,7 @@ def test_learner_state_survives_a_checkpoint_file(
     model.learn(128)
     save_checkpoint(tmp_path / "c.pt", {"learner": learner_state(model)})
     fresh = build_learner(algo, make_vec_env(env, 1, 1), seed=1, **kwargs)
-    load_learner_state(fresh, load_checkpoint(tmp_path / "c.pt")["learner"])
+    restore_learner_state(fresh, load_checkpoint(tmp_path / "c.pt")["learner"])
 
     for name, params in model.get_parameters().items():
         assert _same(params, fresh.get_parameters()[name]), name
@@ -123,17 +119,18 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def test_window_state_round_trips_dict_observations(tmp_path: Path) -> None:
-    window = TransitionWindow(4)
+    window = ReplayBuffer(4)
     for k in range(3):
-        obs = {"pos": np.full((2, 2), k, np.float32), "cue": np.full((2,), k, np.int64)}
-        window.add(obs, np.array([k, k]), obs, np.array([False, True]))
-    save_checkpoint(tmp_path / "w.pt", {"window": window.state()})
-    back = TransitionWindow(4)
-    back.load_state(load_checkpoint(tmp_path / "w.pt")["window"])
+        obs = {"pos": torch.full((2, 2), k, dtype=torch.float32), "cue": torch.full((2,), k)}
+        window.add(TensorTransitions(obs, torch.tensor([k, k]), obs, torch.tensor([0.0, 1.0])))
+    save_checkpoint(tmp_path / "w.pt", {"window": window.state_dict()})
+    back = ReplayBuffer(4)
+    back.load_state_dict(load_checkpoint(tmp_path / "w.pt")["window"])
     assert (back.size, back.pos) == (window.size, window.pos) == (4, 2)
     rng_a, rng_b = np.random.default_rng(0), np.random.default_rng(0)
     a, b = window.sample(8, rng_a), back.sample(8, rng_b)
-    np.testing.assert_array_equal(a["obs"]["pos"], b["obs"]["pos"])
-    np.testing.assert_array_equal(a["obs"]["cue"], b["obs"]["cue"])
-    np.testing.assert_array_equal(a["dones"], b["dones"])
-    back.add(obs, np.array([7, 7]), obs, np.array([True, True]))  # still writable
+    assert isinstance(a.obs, dict) and isinstance(b.obs, dict)
+    np.testing.assert_array_equal(a.obs["pos"], b.obs["pos"])
+    np.testing.assert_array_equal(a.obs["cue"], b.obs["cue"])
+    np.testing.assert_array_equal(a.terminal, b.terminal)
+    back.add(TensorTransitions(obs, torch.tensor([7, 7]), obs, torch.tensor([1.0, 1.0])))

@@ -11,15 +11,17 @@ import torch
 
 from protege.algorithms.adversarial import (
     AIRLConfig,
-    Batch,
+    DiscriminatorBatch,
     GAILConfig,
     GCLConfig,
     train_airl,
     train_gail,
     train_gcl,
 )
+from protege.algorithms.adversarial.discriminator import gradient_penalty
 from protege.algorithms.adversarial.gail import GAILDiscriminator
-from protege.algorithms.adversarial.loop import RunningScale, TransitionWindow, gradient_penalty
+from protege.algorithms.adversarial.scale import RunningScale
+from protege.algorithms.replay import ReplayBuffer, TensorTransitions
 from protege.data import Transitions, flatten_trajectories, rollout
 from protege.envs import env_spaces
 from protege.errors import ConfigError
@@ -106,7 +108,9 @@ def test_dqn_learner_replays_with_the_current_reward(cartpole_demos: Transitions
     samples = buffer.sample(64)  # rewards come from the discriminator as it is now
     d = result.discriminator
     obs, acts = samples.observations, samples.actions.reshape(-1).long()
-    b = Batch(obs, acts, samples.next_observations, samples.dones.reshape(-1), torch.zeros(64))
+    b = DiscriminatorBatch(
+        obs, acts, samples.next_observations, samples.dones.reshape(-1), torch.zeros(64)
+    )
     with torch.no_grad():
         now = torch.nn.functional.softplus(d.logits(b))
     scale = samples.rewards.reshape(-1) / now
@@ -158,7 +162,7 @@ def test_gradient_penalty_is_zero_for_unit_slope_and_positive_otherwise() -> Non
     rng = np.random.default_rng(0)
     obs = torch.as_tensor(rng.normal(size=(32, 3)), dtype=torch.float32)
     acts = torch.as_tensor(rng.normal(size=(32, 1)), dtype=torch.float32)
-    b = Batch(obs, acts, obs, torch.zeros(32), torch.zeros(32))
+    b = DiscriminatorBatch(obs, acts, obs, torch.zeros(32), torch.zeros(32))
     b2 = b._replace(obs=obs + 1, acts=acts - 1)
     assert float(gradient_penalty(disc, b, b2).detach()) == pytest.approx(0.0, abs=1e-10)
     with torch.no_grad():
@@ -172,10 +176,11 @@ def test_running_scale_and_window() -> None:
     for chunk in x.split(37):
         scale.update(chunk)
     assert scale.std == pytest.approx(float(x.std(unbiased=False)), rel=1e-6)
-    window = TransitionWindow(5)
+    window = ReplayBuffer(5)
     for i in range(3):
-        window.add(np.full((3, 2), i), np.arange(3), np.zeros((3, 2)), np.zeros(3))
-    kept = window.sample(200, np.random.default_rng(0))["obs"][:, 0]
+        obs = torch.full((3, 2), i)
+        window.add(TensorTransitions(obs, torch.arange(3), torch.zeros((3, 2)), torch.zeros(3)))
+    kept = window.sample(200, np.random.default_rng(0)).obs[:, 0]
     assert set(kept.tolist()) == {1.0, 2.0}  # the first batch is gone, 2 of the 2nd remain
 
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from protege.algorithms.qlearning import IQLearnConfig, SQILConfig, train_iq_learn, train_sqil
-from protege.algorithms.qlearning.replay import ReplayBuffer
+from protege.algorithms.qlearning.learner import preprocessed
+from protege.algorithms.replay import ReplayBuffer
 from protege.callbacks import Callback
 from protege.checkpoint import load_checkpoint
 from protege.data import flatten_trajectories, rollout
@@ -116,17 +117,19 @@ def test_a_partial_save_left_by_a_kill_is_removed_on_resuming(tmp_path) -> None:
 
 def test_replay_buffer_round_trips_through_its_state() -> None:
     spaces = env_spaces("Pendulum-v1")
-    buffer = ReplayBuffer(4, spaces, torch.device("cpu"))
+    cpu = torch.device("cpu")
+    buffer = ReplayBuffer(4, cpu)
     for i in range(6):  # wraps around: slots hold steps 4, 5, 2, 3
         obs = np.full((1, 3), i, dtype=np.float32)
-        buffer.add(obs, np.array([[0.1 * i]], dtype=np.float32), obs + 1, np.array([i == 5]))
-    again = ReplayBuffer(4, spaces, torch.device("cpu"))
+        acts = np.array([[0.1 * i]], dtype=np.float32)
+        buffer.add(preprocessed(obs, acts, obs + 1, np.array([i == 5]), spaces, cpu))
+    again = ReplayBuffer(4, cpu)
     again.load_state_dict(buffer.state_dict())
-    assert (again.size, again._next) == (buffer.size, buffer._next)
+    assert (again.size, again.pos) == (buffer.size, buffer.pos)
     gen_a, gen_b = (torch.Generator().manual_seed(0) for _ in range(2))
     a, b = buffer.sample(8, gen_a), again.sample(8, gen_b)
     for name in ("obs", "acts", "next_obs", "terminal"):
         assert torch.equal(getattr(a, name), getattr(b, name)), name
-    empty = ReplayBuffer(4, spaces, torch.device("cpu"))
-    empty.load_state_dict(ReplayBuffer(4, spaces, torch.device("cpu")).state_dict())
+    empty = ReplayBuffer(4, cpu)
+    empty.load_state_dict(ReplayBuffer(4, cpu).state_dict())
     assert empty.size == 0

@@ -5,22 +5,18 @@ Each trains an SB3 learner (PPO, SAC or DQN) on a learned reward through one sha
 """
 
 from protege.algorithms.adversarial.airl import AIRLConfig, airl_loss, train_airl
+from protege.algorithms.adversarial.config import AdversarialConfig
+from protege.algorithms.adversarial.discriminator import Discriminator, DiscriminatorBatch
 from protege.algorithms.adversarial.gail import GAILConfig, gail_loss, train_gail
 from protege.algorithms.adversarial.gcl import GCLConfig, gcl_loss, train_gcl
-from protege.algorithms.adversarial.loop import (
-    AdversarialConfig,
-    AdversarialResult,
-    Batch,
-    Discriminator,
-    train_adversarial,
-)
+from protege.algorithms.adversarial.loop import AdversarialResult, train_adversarial
 
 __all__ = [
     "AIRLConfig",
     "AdversarialConfig",
     "AdversarialResult",
-    "Batch",
     "Discriminator",
+    "DiscriminatorBatch",
     "airl_loss",
     "GAILConfig",
     "GCLConfig",

@@ -19,12 +19,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from protege.algorithms.adversarial.config import AdversarialConfig
+from protege.algorithms.adversarial.discriminator import Discriminator, DiscriminatorBatch
 from protege.algorithms.adversarial.loop import (
     CHECKPOINT_EVERY,
-    AdversarialConfig,
     AdversarialResult,
-    Batch,
-    Discriminator,
     train_adversarial,
 )
 from protege.callbacks import Callback
@@ -60,14 +59,16 @@ class AIRLDiscriminator(Discriminator):
         )
         self.f = ShapedRewardNet(self.reward, gamma, potential_hidden=cfg.disc_hidden)
 
-    def logits(self, b: Batch) -> torch.Tensor:
+    def logits(self, b: DiscriminatorBatch) -> torch.Tensor:
         return self.f(b.obs, b.acts, b.next_obs, b.dones) - b.log_pi
 
-    def policy_reward(self, b: Batch) -> torch.Tensor:
+    def policy_reward(self, b: DiscriminatorBatch) -> torch.Tensor:
         return self.logits(b)  # the loop zeroes log_pi for SAC, leaving f
 
 
-def airl_loss(disc: Discriminator, expert: Batch, learner: Batch) -> torch.Tensor:
+def airl_loss(
+    disc: Discriminator, expert: DiscriminatorBatch, learner: DiscriminatorBatch
+) -> torch.Tensor:
     """Cross-entropy of D = exp(f) / (exp(f) + π): expert transitions 1, the learner's 0."""
     expert_logits, learner_logits = disc.logits(expert), disc.logits(learner)
     return F.binary_cross_entropy_with_logits(

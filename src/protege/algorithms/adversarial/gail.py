@@ -21,19 +21,19 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from protege.algorithms.adversarial.config import AdversarialConfig
+from protege.algorithms.adversarial.discriminator import Discriminator, DiscriminatorBatch
 from protege.algorithms.adversarial.loop import (
     CHECKPOINT_EVERY,
-    AdversarialConfig,
     AdversarialResult,
-    Batch,
-    Discriminator,
     train_adversarial,
 )
 from protege.callbacks import Callback
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
 from protege.errors import ConfigError
-from protege.rewards import MLPRewardNet, RewardNet, TensorObs
+from protege.nets import TensorObs
+from protege.rewards import MLPRewardNet, RewardNet
 
 
 @dataclass(frozen=True)
@@ -80,14 +80,16 @@ class GAILDiscriminator(Discriminator):
         self.logit_net: RewardNet = net
         self.reward = SoftplusReward(net, negative=cfg.reward_sign == "negative")
 
-    def logits(self, b: Batch) -> torch.Tensor:
+    def logits(self, b: DiscriminatorBatch) -> torch.Tensor:
         return self.logit_net(b.obs, b.acts, b.next_obs, b.dones)
 
-    def policy_reward(self, b: Batch) -> torch.Tensor:
+    def policy_reward(self, b: DiscriminatorBatch) -> torch.Tensor:
         return self.reward(b.obs, b.acts, b.next_obs, b.dones)
 
 
-def gail_loss(disc: Discriminator, expert: Batch, learner: Batch) -> torch.Tensor:
+def gail_loss(
+    disc: Discriminator, expert: DiscriminatorBatch, learner: DiscriminatorBatch
+) -> torch.Tensor:
     """The discriminator's side of GAIL's minimax: max E_E[log D] + E_π[log(1 - D)]."""
     expert_logits, learner_logits = disc.logits(expert), disc.logits(learner)
     return F.binary_cross_entropy_with_logits(

@@ -23,18 +23,17 @@ from pathlib import Path
 
 import torch
 
+from protege.algorithms.adversarial.config import AdversarialConfig
+from protege.algorithms.adversarial.discriminator import Discriminator, DiscriminatorBatch
 from protege.algorithms.adversarial.loop import (
     CHECKPOINT_EVERY,
-    AdversarialConfig,
     AdversarialResult,
-    Batch,
-    Discriminator,
     train_adversarial,
 )
 from protege.callbacks import Callback
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
-from protege.nets import TensorObs
+from protege.nets import cat_tensor_obs
 from protege.rewards import MLPRewardNet
 
 
@@ -65,33 +64,27 @@ class GCLDiscriminator(Discriminator):
             spaces, use_action=not cfg.state_only, use_done=cfg.absorbing, hidden=cfg.disc_hidden
         )
 
-    def logits(self, b: Batch) -> torch.Tensor:
+    def logits(self, b: DiscriminatorBatch) -> torch.Tensor:
         return self.reward(b.obs, b.acts, b.next_obs, b.dones) - b.log_pi
 
-    def policy_reward(self, b: Batch) -> torch.Tensor:
+    def policy_reward(self, b: DiscriminatorBatch) -> torch.Tensor:
         return self.logits(b)  # the loop zeroes log_pi for SAC, leaving r
-
-
-def _cat_obs(a: TensorObs, b: TensorObs) -> TensorObs:
-    if isinstance(a, dict):
-        return {k: torch.cat([a[k], b[k]]) for k in a}  # type: ignore[index]
-    return torch.cat([a, b])  # type: ignore[list-item]
 
 
 def gcl_loss(
     disc: Discriminator,
-    expert: Batch,
-    learner: Batch,
+    expert: DiscriminatorBatch,
+    learner: DiscriminatorBatch,
     demos_in_samples: bool = True,
     reward_l2: float = 0.01,
 ) -> torch.Tensor:
     """-E_demo[r] + log mean_j exp(r_j - log q_j) over the background samples, + L2."""
     background = learner
     if demos_in_samples:
-        background = Batch(
-            _cat_obs(learner.obs, expert.obs),
+        background = DiscriminatorBatch(
+            cat_tensor_obs(learner.obs, expert.obs),
             torch.cat([learner.acts, expert.acts]),
-            _cat_obs(learner.next_obs, expert.next_obs),
+            cat_tensor_obs(learner.next_obs, expert.next_obs),
             torch.cat([learner.dones, expert.dones]),
             torch.cat([learner.log_pi, expert.log_pi]),
         )

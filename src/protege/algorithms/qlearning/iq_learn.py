@@ -28,10 +28,10 @@ from typing import Any, Literal
 
 import torch
 
-from protege.algorithms.qlearning.learner import SoftQLearner, make_learner
+from protege.algorithms.qlearning.learner import SoftQLearner, make_learner, preprocessed_demos
 from protege.algorithms.qlearning.loop import Evaluate, Update, run_offline, run_online
-from protege.algorithms.qlearning.replay import Batch, batch_from_transitions, concat
 from protege.algorithms.qlearning.reward import SoftQReward
+from protege.algorithms.replay import TensorTransitions, concat
 from protege.callbacks import Callback
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
@@ -190,7 +190,7 @@ class _TerminalRate:
     def __init__(self, rate: float = 0.01) -> None:
         self.rate, self.value = rate, 0.0
 
-    def update(self, batch: Batch) -> float:
+    def update(self, batch: TensorTransitions) -> float:
         self.value += self.rate * (float(batch.terminal.mean()) - self.value)
         return self.value
 
@@ -212,13 +212,15 @@ class _IQUpdate:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.learner_rate.value = float(state["learner_rate"])
 
-    def _v_absorbing(self, own: Batch | None) -> float:
+    def _v_absorbing(self, own: TensorTransitions | None) -> float:
         if self.cfg.absorbing_mode != "mixture":
             return 0.0
         f_learner = self.learner_rate.update(own) if own is not None else 0.0
         return absorbing_value(self.f_expert, f_learner, self.cfg.chi2, self.cfg.gamma)
 
-    def __call__(self, expert: Batch, own: Batch | None) -> dict[str, float]:
+    def __call__(
+        self, expert: TensorTransitions, own: TensorTransitions | None
+    ) -> dict[str, float]:
         learner, cfg = self.learner, self.cfg
         batch = expert if own is None else concat(expert, own)
         is_expert = torch.zeros(len(batch), dtype=torch.bool, device=batch.terminal.device)
@@ -276,7 +278,7 @@ def train_iq_learn(
         raise ConfigError("online IQ-Learn needs an environment; pass env or set offline=True")
     device = resolve_device(cfg.device)
     learner = make_learner(spaces, cfg.hidden, cfg.alpha, cfg.lr, cfg.actor_lr, cfg.seed, device)
-    expert = batch_from_transitions(demos, spaces, device)
+    expert = preprocessed_demos(demos, spaces, device)
     update = iq_update(learner, cfg, float(expert.terminal.float().mean()))
     saving = (checkpoint, checkpoint_every)
     if cfg.offline:

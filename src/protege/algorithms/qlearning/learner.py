@@ -1,4 +1,5 @@
-"""The soft-Q learner both IQ-Learn and SQIL train: networks, optimisers, acting, actor step.
+"""The soft-Q learner both IQ-Learn and SQIL train: networks, optimisers, acting, actor step,
+and the encoding its networks read (`preprocessed`: expert and replayed steps alike).
 
 Discrete actions: one Q-network (an `ActorPolicy` whose trunk outputs Q) and a target copy.
 Box actions: twin Q-networks, their target copy and a tanh-Gaussian actor updated by SAC's
@@ -15,7 +16,6 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from protege.algorithms.qlearning.replay import Batch
 from protege.algorithms.qlearning.soft_q import (
     TwinQ,
     actor_loss,
@@ -29,7 +29,8 @@ from protege.algorithms.qlearning.soft_q import (
     sample_continuous,
     sample_discrete,
 )
-from protege.data.types import Obs
+from protege.algorithms.replay import TensorTransitions
+from protege.data.types import Obs, Transitions
 from protege.envs import Spaces
 from protege.errors import ConfigError
 from protege.nets import TensorObs, obs_to_tensor
@@ -54,7 +55,7 @@ class SoftQLearner:
     def discrete(self) -> bool:
         return self.actor is None
 
-    def q_all(self, batch: Batch) -> list[torch.Tensor]:
+    def q_all(self, batch: TensorTransitions) -> list[torch.Tensor]:
         """Q(s, a) of the batch's actions, once per Q-network (two for Box): each (B,)."""
         if self.discrete:
             q = q_values(self.critic, batch.obs)  # type: ignore[arg-type]
@@ -173,3 +174,35 @@ def make_learner(
         p.requires_grad_(False)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=lr)
     return SoftQLearner(spaces, alpha, critic, target, critic_opt, actor, actor_opt, gen, device)
+
+
+def _acts_tensor(acts: np.ndarray, spaces: Spaces, device: torch.device) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(acts), device=device)
+    if spaces.action.shape == () or t.dtype in (torch.int32, torch.int64):
+        return t.long().view(-1)
+    return t.float().view(len(t), -1)
+
+
+def preprocessed(
+    obs: Obs,
+    acts: np.ndarray,
+    next_obs: Obs,
+    terminal: np.ndarray,
+    spaces: Spaces,
+    device: torch.device,
+) -> TensorTransitions:
+    """NumPy steps (B, ...) as the soft-Q networks read them, on `device`: observations
+    preprocessed (`obs_to_tensor`), actions (B,) long (Discrete) or (B, act_dim) float."""
+    return TensorTransitions(
+        obs_to_tensor(obs, spaces.observation, device),
+        _acts_tensor(acts, spaces, device),
+        obs_to_tensor(next_obs, spaces.observation, device),
+        torch.as_tensor(np.asarray(terminal), dtype=torch.float32, device=device),
+    )
+
+
+def preprocessed_demos(
+    demos: Transitions, spaces: Spaces, device: torch.device
+) -> TensorTransitions:
+    """The demonstrations as one `preprocessed` batch (truncated steps are not terminal)."""
+    return preprocessed(demos.obs, demos.acts, demos.next_obs, demos.terminated, spaces, device)

@@ -24,8 +24,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from protege.algorithms.qlearning.learner import SoftQLearner
-from protege.algorithms.qlearning.replay import Batch, ReplayBuffer
+from protege.algorithms.qlearning.learner import SoftQLearner, preprocessed
+from protege.algorithms.replay import ReplayBuffer, TensorTransitions
 from protege.callbacks import Callback, CallbackList
 from protege.checkpoint import load_checkpoint, restoring, save_checkpoint
 from protege.data.rollout import Policy
@@ -33,7 +33,7 @@ from protege.data.types import obs_stack
 from protege.envs import EnvFactory, make_env
 from protege.errors import ConfigError
 
-Update = Callable[[Batch, Batch | None], dict[str, float]]
+Update = Callable[[TensorTransitions, TensorTransitions | None], dict[str, float]]
 Evaluate = Callable[[Policy], dict[str, float]]
 
 
@@ -207,7 +207,7 @@ def _check(cfg: LoopSettings) -> None:
 
 def run_offline(
     learner: SoftQLearner,
-    expert: Batch,
+    expert: TensorTransitions,
     update: Update,
     cfg: LoopSettings,
     callbacks: Sequence[Callback] = (),
@@ -240,7 +240,7 @@ def run_offline(
 
 def run_online(
     learner: SoftQLearner,
-    expert: Batch,
+    expert: TensorTransitions,
     update: Update,
     cfg: LoopSettings,
     env: str | EnvFactory,
@@ -260,7 +260,7 @@ def run_online(
     _check(cfg)
     cb = CallbackList(callbacks)
     e = make_env(env) if isinstance(env, str) else env()
-    buffer = ReplayBuffer(cfg.buffer_size, learner.spaces, learner.device)
+    buffer = ReplayBuffer(cfg.buffer_size, learner.device)
     returns: list[float] = []
     saver = _Checkpointer(checkpoint, checkpoint_every, learner, update,
                           lambda: {"buffer": buffer.state_dict(), "returns": returns})  # fmt: skip
@@ -280,7 +280,8 @@ def run_online(
             batch_obs = obs_stack([obs])
             act = learner.explore(batch_obs)
             next_obs, reward, terminated, truncated, _ = e.step(act[0])
-            buffer.add(batch_obs, act, obs_stack([next_obs]), np.array([terminated]))
+            step_batch = (batch_obs, act, obs_stack([next_obs]), np.array([terminated]))
+            buffer.add(preprocessed(*step_batch, learner.spaces, learner.device))
             ep_return += float(reward)
             if terminated or truncated:
                 returns.append(ep_return)

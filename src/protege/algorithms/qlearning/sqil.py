@@ -22,10 +22,10 @@ from pathlib import Path
 
 import torch
 
-from protege.algorithms.qlearning.learner import SoftQLearner, make_learner
+from protege.algorithms.qlearning.learner import SoftQLearner, make_learner, preprocessed_demos
 from protege.algorithms.qlearning.loop import Evaluate, Update, run_online
-from protege.algorithms.qlearning.replay import Batch, batch_from_transitions, concat
 from protege.algorithms.qlearning.reward import SoftQReward
+from protege.algorithms.replay import TensorTransitions, concat
 from protege.callbacks import Callback
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
@@ -101,7 +101,7 @@ def sqil_loss(
 def sqil_update(learner: SoftQLearner, cfg: SQILConfig) -> Update:
     """The update step: a critic step on the SQIL loss, an actor step (Box), target update."""
 
-    def update(expert: Batch, own: Batch | None) -> dict[str, float]:
+    def update(expert: TensorTransitions, own: TensorTransitions | None) -> dict[str, float]:
         assert own is not None, "SQIL trains on expert and own transitions"
         batch = concat(expert, own)
         is_expert = torch.zeros(len(batch), dtype=torch.bool, device=batch.terminal.device)
@@ -145,7 +145,7 @@ def train_sqil(
         raise ConfigError("SQIL learns from its own transitions too: it needs an environment")
     device = resolve_device(cfg.device)
     learner = make_learner(spaces, cfg.hidden, cfg.alpha, cfg.lr, cfg.actor_lr, cfg.seed, device)
-    expert = batch_from_transitions(demos, spaces, device)
+    expert = preprocessed_demos(demos, spaces, device)
     update = sqil_update(learner, cfg)
     loop = run_online(
         learner, expert, update, cfg, env, callbacks, evaluate, checkpoint, checkpoint_every
