@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import math
 import re
 import types
 import typing
@@ -99,9 +100,14 @@ def apply_overrides(cfg: C, overrides: Sequence[str]) -> C:
             continue
         changes[key] = _coerce(key, raw.strip(), hints[key])
     try:
-        return dataclasses.replace(cfg, **changes)  # type: ignore[type-var]
+        new = dataclasses.replace(cfg, **changes)  # type: ignore[type-var]
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"--set: {exc}") from None
+    try:
+        check_fields(new)
+    except ConfigError as exc:
+        raise ConfigError(f"--set {exc}") from None
+    return new
 
 
 def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
@@ -114,13 +120,21 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
     fixed: dict[str, Any] = {}
     for k, v in values.items():
         tp = hints[k]
-        if isinstance(v, dict) and dataclasses.is_dataclass(tp):
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(v, dict):
+                raise ConfigError(f"{k} is {_q(str(v))}: expected a mapping of settings")
             fixed[k] = config_from_dict(tp, v)  # type: ignore[arg-type]
-        elif isinstance(v, list) and typing.get_origin(tp) is tuple:
-            fixed[k] = tuple(v)
-        else:
-            fixed[k] = v
-    return cls(**fixed)
+            continue
+        why = _type_error(tp, v)
+        if why is not None:
+            raise ConfigError(f"{k} is {_q(json.dumps(v))}: {why} ({cls.__name__})")
+        fixed[k] = tuple(v) if isinstance(v, list) and typing.get_origin(tp) is tuple else v
+    try:
+        cfg = cls(**fixed)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{cls.__name__}: {exc}") from None
+    check_fields(cfg)
+    return cfg
 
 
 _DOC_ENTRY = re.compile(r"^(\w+(?:, \w+)*): (.*)$")
@@ -174,3 +188,100 @@ def settings_help(cfg: Any) -> str:
         shown = f"{type(value).__name__}(...)" if dataclasses.is_dataclass(value) else repr(value)
         lines.append(f"{f.name} ({_type_name(hints[f.name])}, default {shown}): {docs[f.name]}")
     return "\n\n".join(lines)
+
+
+# What a setting of each name may hold, the same in every config that has it.
+_POSITIVE = {"lr", "actor_lr", "disc_lr", "alpha", "chi2", "r_max", "prior_scale", "demo_weight",
+             "step", "soft_vi_tol"}  # fmt: skip
+_AT_LEAST_ONE = {"batch_size", "buffer_size", "demo_batch_size", "disc_every", "disc_updates",
+                 "epochs", "labels_per_round", "log_every", "max_iterations", "max_states",
+                 "n_envs", "n_samples", "rounds", "steps", "thin", "update_every",
+                 "eval_episodes", "threads"}  # fmt: skip
+_NON_NEGATIVE = {"burn_in", "eval_every", "learner_window", "learning_starts", "min_updates",
+                 "patience", "seed", "ent_weight", "grad_penalty", "l1_penalty", "l2",
+                 "reward_l2", "tol", "weight_decay", "epsilon"}  # fmt: skip
+_UNIT = {"beta": (0.0, 1.0, True), "beta_decay": (0.0, 1.0, True), "gamma": (0.0, 1.0, True),
+         "target_tau": (0.0, 1.0, True), "val_fraction": (0.0, 1.0, False)}  # fmt: skip
+_SIZES = {"hidden", "disc_hidden"}
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _type_error(tp: Any, value: Any) -> str | None:
+    """Why `value` is not of type `tp` (None when it is)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        reasons = [_type_error(o, value) for o in options if o is not type(None)]
+        return None if any(r is None for r in reasons) else reasons[0]
+    if origin is typing.Literal:
+        choices = typing.get_args(tp)
+        return None if value in choices else f"choose one of {', '.join(map(str, choices))}"
+    if origin is tuple:
+        if not isinstance(value, (tuple, list)):
+            return "expected a list, e.g. 64,64"
+        (item,) = typing.get_args(tp)[:1]
+        return next((e for e in (_type_error(item, v) for v in value) if e is not None), None)
+    if origin is dict or tp is dict:
+        return None if isinstance(value, dict) else "expected a mapping of settings"
+    if tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok and math.isfinite(value) else "expected a finite number"
+    if tp is int:
+        return (
+            None
+            if isinstance(value, int) and not isinstance(value, bool)
+            else "expected an integer"
+        )
+    if tp is bool:
+        return None if isinstance(value, bool) else "expected true or false"
+    if tp is str:
+        return None if isinstance(value, str) else "expected text"
+    return None  # nested configs and other types are checked by their own class
+
+
+def _range_error(name: str, value: Any) -> str | None:
+    """Why `value` is out of range for a setting called `name` (None when it is not)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if name in _POSITIVE and value <= 0:
+        return "must be greater than 0"
+    if name in _AT_LEAST_ONE and value < 1:
+        return "must be at least 1"
+    if name in _NON_NEGATIVE and value < 0:
+        return "must be 0 or more"
+    if name in _UNIT:
+        low, high, closed = _UNIT[name]
+        if not (low <= value <= high if closed else low <= value < high):
+            return f"must lie in [{low:g}, {high:g}{']' if closed else ')'}"
+    if name in _SIZES and any(v < 1 for v in value):
+        return "every layer width must be at least 1"
+    if name == "device":
+        if value not in DEVICES and not str(value).startswith("cuda:"):
+            return f"choose one of {', '.join(DEVICES)}"
+        if str(value).startswith("cuda"):
+            import torch  # only when CUDA is asked for: the base layer stays light
+
+            if not torch.cuda.is_available():
+                return "this machine has no CUDA device; use device=cpu or device=auto"
+    return None
+
+
+def check_fields(cfg: Any, prefix: str = "") -> None:
+    """Refuse a config whose settings have the wrong type or lie out of range, in one line
+    naming the setting and what it may hold; nested configs (DAgger's `bc`) included.
+
+    Called wherever settings come from a person or a file (`apply_overrides`,
+    `config_from_dict`), so a bad value never reaches a trainer or a run directory.
+    """
+    hints = typing.get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            check_fields(value, f"{prefix}{f.name}.")
+            continue
+        why = _type_error(hints[f.name], value) or _range_error(f.name, value)
+        if why is not None:
+            shown = _q(str(value)) if not isinstance(value, str) else repr(value)
+            raise ConfigError(f"{prefix}{f.name}={shown}: {why} ({type(cfg).__name__})")

@@ -43,6 +43,7 @@ from protege.jobs.common import (
     load_demos,
     open_run,
     run_config,
+    run_job,
 )
 from protege.rewards import RewardFn, save_reward
 from protege.rl import ALGOS, check_learner, save_sb3
@@ -66,6 +67,7 @@ def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> Adve
     return cfg
 
 
+@run_job
 def train_run(
     algo: str,
     env_id: str,

@@ -26,6 +26,7 @@ from protege.jobs.common import (
     load_demos,
     open_run,
     run_config,
+    run_job,
 )
 from protege.rundir import POLICY, PROGRESS
 
@@ -36,6 +37,7 @@ def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> BCCo
     return cfg
 
 
+@run_job
 def train_run(
     algo: str,
     env_id: str,

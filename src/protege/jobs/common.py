@@ -8,13 +8,14 @@ module sits below them all and imports none of them, nor `dispatch` above them.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -32,7 +33,7 @@ from protege.data.storage import (
 )
 from protege.data.types import Trajectory, flatten_trajectories
 from protege.envs import env_spaces, is_tabular_spec, make_env
-from protege.errors import ConfigError, ExpertError, ProtegeError, RunDirError
+from protege.errors import ConfigError, DatasetError, ExpertError, ProtegeError, RunDirError
 from protege.evaluation import ReturnStats, compare_with_expert
 from protege.experts import SB3Expert, load_expert, load_sb3_model
 from protege.experts.scripted import SCRIPTED_EXPERTS
@@ -50,6 +51,7 @@ from protege.rundir import (
     write_json_atomic,
 )
 
+TrainRun = TypeVar("TrainRun", bound=Callable[..., dict[str, Any]])
 ROUNDS = "rounds"  # DAgger's per-round labelled datasets inside a run directory
 CHECKPOINTS = "checkpoints"  # training state for --resume
 EVAL_SEED = 10_000  # evaluation episodes start here, away from collection seeds 0, 1, ...
@@ -154,8 +156,15 @@ def step_bytes(spaces: Any) -> int:
 
 
 def load_demos(demos: str | Path, env_id: str) -> Demonstrations:
-    """Load and validate demonstrations against `env_id`."""
-    return load_trajectories(demos, env_id=env_id, spaces=env_spaces(env_id))
+    """Load and validate demonstrations against `env_id`; a dataset with no step to learn
+    from is refused here, before any run directory is made."""
+    data = load_trajectories(demos, env_id=env_id, spaces=env_spaces(env_id))
+    if sum(len(t) for t in data.trajectories) == 0:
+        raise DatasetError(
+            f"{demos}: its {len(data.trajectories)} episode(s) hold no steps to learn from; "
+            f"record episodes of at least one step (protege collect {env_id} ...)"
+        )
+    return data
 
 
 def expert_reference(
@@ -217,6 +226,47 @@ def open_run(out: str | Path, config: dict[str, Any], overwrite: bool, resume: b
         shutil.rmtree(run / stale, ignore_errors=True)
     write_json_atomic(run / CONFIG, config)
     return run
+
+
+def run_job(train_run: TrainRun) -> TrainRun:
+    """Make a job all-or-nothing up to its first checkpoint: when it stops on a user error
+    (`ProtegeError`: a bad dataset, setting, expert...) before any training state was saved,
+    what it wrote into `out` is removed again, so the corrected command is not refused with
+    "already holds a run". A resumed run, or one that saved a checkpoint, is left as it is.
+    """
+
+    @functools.wraps(train_run)
+    def job(algo: str, env_id: str, out: str | Path, cfg: Any, **kwargs: Any) -> dict[str, Any]:
+        run = Path(out)
+        before = set(run.iterdir()) if run.is_dir() else None
+        try:
+            return train_run(algo, env_id, out, cfg, **kwargs)
+        except ProtegeError:
+            if not kwargs.get("resume") and not _saved_state(run):
+                _remove_new(run, before)
+            raise
+
+    return job  # type: ignore[return-value]
+
+
+def _saved_state(run: Path) -> bool:
+    return any(p.is_file() for d in (CHECKPOINTS, ROUNDS) for p in (run / d).glob("*"))
+
+
+def _remove_new(run: Path, before: set[Path] | None) -> None:
+    """Remove what a failed job created in `run`: the directory itself when it was not
+    there before, else only the entries that were not (an overwritten run's files are
+    already replaced and stay)."""
+    if not run.is_dir():
+        return
+    if before is None:
+        shutil.rmtree(run, ignore_errors=True)
+        return
+    for path in set(run.iterdir()) - before:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def evaluate_against_expert(

@@ -30,6 +30,7 @@ from protege.jobs.common import (
     human_expert_returns,
     open_run,
     run_config,
+    run_job,
 )
 from protege.reports.plots import plot_rounds
 from protege.rundir import POLICY, PROGRESS
@@ -42,6 +43,7 @@ def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> DAgg
     return cfg
 
 
+@run_job
 def train_run(
     algo: str,
     env_id: str,

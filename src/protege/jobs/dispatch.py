@@ -18,7 +18,7 @@ import torch
 
 from protege.callbacks import Callback
 from protege.config import config_from_dict
-from protege.errors import RunDirError
+from protege.errors import ConfigError, RunDirError
 from protege.jobs import catalog
 from protege.jobs.common import evaluate_against_expert
 from protege.rundir import CONFIG, read_config
@@ -60,7 +60,12 @@ def rerun_from_config(
     algo = config["algo"]
     if algo not in catalog.ALGORITHMS:
         raise RunDirError(f"{path}: algo '{algo}' cannot be re-run from its config yet")
-    cfg: Any = config_from_dict(catalog.get(algo).config_class(), config["config"])
+    try:
+        cfg: Any = config_from_dict(catalog.get(algo).config_class(), config["config"])
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{run_dir / CONFIG}: config.{exc}; fix the value or train the run again"
+        ) from None
     if isinstance(config.get("threads"), int) and config["threads"] >= 1:
         torch.set_num_threads(config["threads"])  # the same count gives the same numbers
     return train(

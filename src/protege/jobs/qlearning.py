@@ -43,6 +43,7 @@ from protege.jobs.common import (
     load_demos,
     open_run,
     run_config,
+    run_job,
 )
 from protege.rewards import save_reward
 from protege.rundir import (
@@ -97,6 +98,7 @@ def _progress_evaluator(env_id: str, expert: str | None) -> Any:
     return evaluate
 
 
+@run_job
 def train_run(
     algo: str,
     env_id: str,

@@ -51,6 +51,7 @@ from protege.jobs.common import (
     load_demos,
     open_run,
     run_config,
+    run_job,
 )
 from protege.reports.plots import plot_grid_heatmaps
 from protege.rundir import (
@@ -128,6 +129,7 @@ def _check_demos_env(demos: Demonstrations, env_id: str, path: str | Path) -> No
         )
 
 
+@run_job
 def train_run(
     algo: str,
     env_id: str,

@@ -1,0 +1,99 @@
+"""Validate at the boundary, write nothing until valid: a setting out of range, an empty
+dataset or a damaged config.json is one line and exit 2, and no run directory is left
+behind to block the corrected command."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import run
+
+from protege.config import _AT_LEAST_ONE, _POSITIVE
+from protege.jobs import catalog
+
+ENVS = {"tabular": "gridworld:5"}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("data")
+    paths = {"CartPole-v1": out / "cartpole.npz", "gridworld:5": out / "grid.npz"}
+    assert run("collect", "CartPole-v1", "--episodes", "2", "--out", str(paths["CartPole-v1"])) == 0
+    assert run("collect", "gridworld:5", "--expert", "optimal", "--episodes", "3",
+               "--out", str(paths["gridworld:5"])) == 0  # fmt: skip
+    empty = dict(np.load(paths["CartPole-v1"], allow_pickle=False))
+    empty.update(lengths=np.array([0, 0]), obs=empty["obs"][:2], acts=empty["acts"][:0],
+                 rews=empty["rews"][:0])  # fmt: skip
+    paths["empty"] = out / "empty.npz"
+    np.savez(paths["empty"], **empty)
+    return paths
+
+
+def train_args(name: str, demos: Path | None, out: Path) -> list[str]:
+    entry = catalog.get(name)
+    env = ENVS.get(entry.family, "CartPole-v1")
+    args = ["train", name, "--env", env, "--out", str(out)]
+    return args + (["--demos", str(demos)] if entry.needs_demos and demos else [])
+
+
+@pytest.mark.parametrize("name", list(catalog.ALGORITHMS))
+def test_a_setting_out_of_range_is_refused_before_anything_is_written(
+    name: str, data: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = catalog.get(name).default_config()
+    field = next(f.name for f in dataclasses.fields(cfg) if f.name in _AT_LEAST_ONE | _POSITIVE)
+    env = ENVS.get(catalog.get(name).family, "CartPole-v1")
+    out = tmp_path / "run"
+    assert run(*train_args(name, data[env], out), "--set", f"{field}=0") == 2
+    err = capsys.readouterr().err
+    assert field in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["bc", "gail", "sqil", "iq-learn"])
+def test_an_empty_dataset_is_refused_and_the_corrected_command_runs(
+    name: str, data: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert run(*train_args(name, data["empty"], out), "--env", "CartPole-v1") == 2
+    err = capsys.readouterr().err
+    assert "empty.npz" in err and "no steps" in err, err
+    assert not out.exists()
+
+
+def test_the_corrected_command_is_not_blocked(data: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    base = train_args("bc", data["CartPole-v1"], out) + ["--eval-episodes", "1"]
+    assert run(*base, "--set", "lr=-1") == 2 and not out.exists()
+    assert run(*train_args("bc", data["empty"], out)) == 2 and not out.exists()
+    assert run(*base, "--set", "epochs=2") == 0
+    assert (out / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [("epochs", "20", 'config.epochs is "20": expected an integer'),
+     ("hidden", 64, "config.hidden is 64: expected a list"),
+     ("lr", -1.0, "config.lr=-1.0: must be greater than 0"),
+     ("device", "gpu", "config.device='gpu': choose one of auto, cpu, cuda")],
+)  # fmt: skip
+def test_a_damaged_config_json_is_one_line(
+    field: str, value: object, message: str, data: dict[str, Path], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    run_dir = tmp_path / "run"
+    assert run(*train_args("bc", data["CartPole-v1"], run_dir), "--set", "epochs=1",
+               "--eval-episodes", "1") == 0  # fmt: skip
+    config = json.loads((run_dir / "config.json").read_text())
+    config["config"][field] = value
+    (run_dir / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    again = tmp_path / "again"
+    assert run("train", "--config", str(run_dir / "config.json"), "--out", str(again)) == 2
+    err = capsys.readouterr().err
+    assert message in err and "config.json" in err and len(err.strip().splitlines()) == 1, err
+    assert not again.exists()
