@@ -19,6 +19,9 @@ from protege.errors import RunDirError
 from protege.rundir import atomic_write
 
 FORMAT = "protege.checkpoint/1"
+CHECKPOINT_EVERY = 10
+"""Every trainer's default: a checkpoint every this many progress steps (epochs, rounds,
+iterations, progress rows; Bayesian IRL's rows are 100 MCMC steps each)."""
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
