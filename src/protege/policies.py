@@ -23,6 +23,7 @@ from protege.data.types import Obs
 from protege.envs import Spaces
 from protege.errors import ConfigError, RunDirError
 from protege.nets import TensorObs, encoder_dim, make_encoder, mlp, obs_to_tensor
+from protege.rundir import atomic_write
 
 LOG_STD_MIN, LOG_STD_MAX = -2.5, 2.0
 _EPS = 1e-6
@@ -124,8 +125,6 @@ class ActorPolicy(nn.Module):
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write weights, spaces and architecture to one file, atomically."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
         payload = {
             "format": "protege.policy/1",
             "spaces": json.dumps(
@@ -137,8 +136,7 @@ class ActorPolicy(nn.Module):
             "arch": json.dumps(asdict(self.arch)),
             "state_dict": {k: v.cpu() for k, v in self.state_dict().items()},
         }
-        torch.save(payload, tmp)
-        tmp.replace(path)
+        atomic_write(Path(path), lambda f: torch.save(payload, f))
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> ActorPolicy:

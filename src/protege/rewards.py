@@ -41,7 +41,7 @@ from protege.data.types import Obs, obs_len, obs_stack
 from protege.envs import Spaces
 from protege.errors import ConfigError, RunDirError
 from protege.nets import TensorObs, encoder_dim, make_encoder, mlp
-from protege.rundir import REWARD, write_json_atomic
+from protege.rundir import REWARD, atomic_write, write_json_atomic
 
 REWARD_FILE, REWARD_INFO = f"{REWARD}.pt2", f"{REWARD}.json"
 FORMAT = "protege.reward/1"
@@ -261,9 +261,7 @@ def save_reward(net: RewardNet, run_dir: str | Path, meaning: str = "", **info: 
         program = torch.export.export(
             net, _example(net.spaces), dynamic_shapes=_dynamic_shapes(net.spaces)
         )
-        tmp = run / f".{REWARD}.partial.pt2"
-        torch.export.save(program, tmp)
-        tmp.replace(run / REWARD_FILE)
+        atomic_write(run / REWARD_FILE, lambda f: torch.export.save(program, f))
     finally:
         net.to(device).train(was_training)
     description = {

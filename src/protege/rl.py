@@ -17,6 +17,7 @@ from typing import Any
 
 from protege.envs import EnvFactory, make_env
 from protege.errors import ConfigError
+from protege.rundir import atomic_write
 
 ALGOS = ("ppo", "sac", "dqn")
 
@@ -63,7 +64,7 @@ def train_sb3(
 
 
 def save_sb3(model: Any, out: str | Path) -> Path:
-    """Save an SB3 model to `out` (a .zip), written to a temporary name first.
+    """Save an SB3 model to `out` (a .zip), whole or not at all (`rundir.atomic_write`).
 
     A learner trained on a learned reward replays through protege's relabelling buffer,
     whose reward function cannot be pickled and means nothing outside training: the file
@@ -72,13 +73,8 @@ def save_sb3(model: Any, out: str | Path) -> Path:
     out = Path(out)
     if out.suffix != ".zip":
         raise ConfigError(f"--out {out}: SB3 models are saved as .zip files")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.stem + ".partial.zip")
-    try:
-        model.save(tmp, exclude=["replay_buffer_class", "replay_buffer_kwargs"])
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(out, lambda f: model.save(f, exclude=["replay_buffer_class",
+                                                       "replay_buffer_kwargs"]))  # fmt: skip
     return out
 
 

@@ -8,6 +8,7 @@ runs/<name>/metrics.json  the final comparison with the expert
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -46,9 +47,31 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if _disk_full(exc):  # writers (torch.save) may turn ENOSPC into a RuntimeError
+            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from exc
         raise
+
+
+def _disk_full(exc: BaseException | None) -> bool:
+    """Whether `exc`, or an error it was raised from or while handling, is ENOSPC."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def human_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB': sizes in messages."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

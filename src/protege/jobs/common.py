@@ -230,7 +230,8 @@ def open_run(out: str | Path, config: dict[str, Any], overwrite: bool, resume: b
 
 def run_job(train_run: TrainRun) -> TrainRun:
     """Make a job all-or-nothing up to its first checkpoint: when it stops on a user error
-    (`ProtegeError`: a bad dataset, setting, expert...) before any training state was saved,
+    (`ProtegeError`: a bad dataset, setting, expert...) or an `OSError` (a full disk) before
+    any training state was saved,
     what it wrote into `out` is removed again, so the corrected command is not refused with
     "already holds a run". A resumed run, or one that saved a checkpoint, is left as it is.
     """
@@ -241,7 +242,7 @@ def run_job(train_run: TrainRun) -> TrainRun:
         before = set(run.iterdir()) if run.is_dir() else None
         try:
             return train_run(algo, env_id, out, cfg, **kwargs)
-        except ProtegeError:
+        except (ProtegeError, OSError):  # OSError: a full disk, a path refused midway
             if not kwargs.get("resume") and not _saved_state(run):
                 _remove_new(run, before)
             raise

@@ -17,7 +17,11 @@ import numpy as np
 
 from protege.data.storage.atomic import _atomic_write_dir, _atomic_write_file
 from protege.data.storage.common import FORMAT, FORMAT_VERSION, Demonstrations
-from protege.data.storage.memory import available_memory, check_fits_in_memory
+from protege.data.storage.memory import (
+    available_memory,
+    check_fits_in_memory,
+    check_fits_on_disk,
+)
 from protege.data.storage.minari import (
     _dataset_id,
     _load_minari,
@@ -180,6 +184,7 @@ def _join(parts: Sequence[FlatEpisodes]) -> FlatEpisodes:
 def _write(
     target: Path, flat: FlatEpisodes, env_id: str | None, spaces: Spaces, overwrite: bool
 ) -> None:
+    check_fits_on_disk(target, _nbytes(flat))
     if _is_npz(target):
         arrays = _npz_arrays(flat, env_id, spaces)
         _atomic_write_file(target, overwrite, lambda f: _write_npz(f, arrays))
@@ -188,3 +193,11 @@ def _write(
         _atomic_write_dir(
             target, overwrite, lambda tmp: _write_minari(tmp, flat, env_id, spaces, dataset_id)
         )
+
+
+def _nbytes(flat: FlatEpisodes) -> int:
+    """The bytes of a dataset's arrays, what writing it takes on disk before overhead."""
+    obs = flat.obs.values() if isinstance(flat.obs, dict) else [flat.obs]
+    arrays = [*obs, flat.acts, flat.rews, flat.has_rews, flat.lengths, flat.terminated,
+              flat.truncated]  # fmt: skip
+    return sum(int(np.asarray(a).nbytes) for a in arrays if a is not None)

@@ -44,6 +44,7 @@ def _atomic_write_dir(target: Path, overwrite: bool, write: Callable[[Path], Non
     it checks `target` again before replacing it and fsyncs the parent directory after.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(target)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         write(tmp)
@@ -52,6 +53,29 @@ def _atomic_write_dir(target: Path, overwrite: bool, write: Callable[[Path], Non
         _remove(tmp)
         raise
     _fsync_dir(target.parent)
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove what a killed or crashed writer of `target` left beside it (its temporary or
+    moved-aside directory), once the process that made it is gone."""
+    for leftover in target.parent.glob(f".{target.name}.*-*-*"):
+        kind, _, rest = leftover.name[len(target.name) + 2 :].partition("-")
+        pid = rest.partition("-")[0]
+        if kind not in ("tmp", "old") or not pid.isdigit() or _alive(int(pid)):
+            continue
+        if kind == "old" and not os.path.lexists(target):
+            continue  # the old dataset, moved aside by a writer that died: keep it
+        _remove(leftover)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _commit(tmp: Path, target: Path, overwrite: bool) -> None:
