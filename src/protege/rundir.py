@@ -8,6 +8,7 @@ runs/<name>/metrics.json  the final comparison with the expert
 
 from __future__ import annotations
 
+import csv
 import errno
 import json
 import os
@@ -121,8 +122,24 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
+CONFIG_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "algo": ((str,), "the algorithm's name"),
+    "env": ((str,), "a Gymnasium id or tabular spec"),
+    "demos": ((str, type(None)), "the dataset's path or Minari id"),
+    "expert": ((str, type(None)), "an expert spec or null"),
+    "eval_episodes": ((int,), "a whole number of episodes, at least 1"),
+    "eval_seed": ((int,), "a whole number"),
+    "seed": ((int,), "a whole number"),
+    "threads": ((int,), "a whole number of threads, at least 1"),
+    "config": ((dict,), "the algorithm's settings, a JSON object"),
+}
+"""config.json's top-level fields: what each must hold (all but algo and env optional)."""
+
+
 def read_config(run_dir: str | Path) -> dict[str, Any]:
-    """The run's config.json as a dict, with the fields every run has ("algo", "env")."""
+    """The run's config.json, checked: "algo" and "env" present, and every field of
+    `CONFIG_FIELDS` that is there of its type, so a hand-edited file is one line naming the
+    field, not a traceback further on."""
     path = Path(run_dir) / CONFIG
     data = read_json(path, "config.json")
     missing = [k for k in ("algo", "env") if not isinstance(data.get(k), str)]
@@ -131,4 +148,80 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
             f"{path}: no {' or '.join(repr(k) for k in missing)}; it was not written by "
             "protege train, train again"
         )
+    for key, (types_, what) in CONFIG_FIELDS.items():
+        if key not in data:
+            continue
+        value = data[key]
+        bad = not isinstance(value, types_) or (isinstance(value, bool) and bool not in types_)
+        if not bad and key in ("eval_episodes", "threads") and value < 1:
+            bad = True
+        if bad:
+            raise RunDirError(
+                f"{path}: '{key}' is {json.dumps(value)}, expected {what}; fix it or train "
+                "the run again"
+            )
     return data
+
+
+METRIC_NUMBERS = ("return_mean", "return_std", "expert_return_mean", "expert_return_std",
+                  "random_return_mean", "random_return_std", "normalized_score",
+                  "action_agreement", "train_seconds", "env_steps")  # fmt: skip
+"""metrics.json's fields that are numbers (or null where not measured)."""
+
+
+def read_metrics(run_dir: str | Path) -> dict[str, Any]:
+    """The run's metrics.json, checked: each field of `METRIC_NUMBERS` present is a number
+    or null."""
+    path = Path(run_dir) / METRICS
+    data = read_json(path, "metrics.json")
+    for key in METRIC_NUMBERS:
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise RunDirError(
+                f"{path}: '{key}' is {json.dumps(value)}, expected a number; run "
+                f"`protege eval {Path(run_dir)}` to measure the run again"
+            )
+    return data
+
+
+def read_progress(run_dir: str | Path) -> list[dict[str, float]]:
+    """progress.csv as rows of floats ([] when there is none). A torn last row, what a crash
+    mid-write leaves, is dropped; a damaged cell elsewhere is one line naming its row and
+    column."""
+    path = Path(run_dir) / PROGRESS
+    if not path.is_file():
+        return []
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise RunDirError(f"{path}: not a text file; delete it or train the run again") from None
+    lines = text.splitlines()
+    if lines and not text.endswith("\n"):
+        lines = lines[:-1]  # torn: the writer died mid-row
+    if not lines:
+        return []
+    reader = csv.DictReader(lines)
+    rows: list[dict[str, float]] = []
+    for number, row in enumerate(reader, start=2):
+        if None in row or any(v is None for v in row.values()):
+            if number == len(lines):  # a short last row: torn, dropped
+                break
+            raise RunDirError(f"{path}: row {number} has the wrong number of columns; "
+                              "delete the row or train the run again")  # fmt: skip
+        try:
+            rows.append({k: float(v) for k, v in row.items() if k and v != ""})
+        except ValueError:
+            bad = next(k for k, v in row.items() if v != "" and not _is_float(v))
+            raise RunDirError(
+                f"{path}: row {number}, column '{bad}' is {row[bad]!r}, not a number; fix or "
+                "delete the row, or train the run again"
+            ) from None
+    return rows
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

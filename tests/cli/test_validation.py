@@ -97,3 +97,82 @@ def test_a_damaged_config_json_is_one_line(
     err = capsys.readouterr().err
     assert message in err and "config.json" in err and len(err.strip().splitlines()) == 1, err
     assert not again.exists()
+
+
+def _edit_json(path: Path, change: dict[str, object], drop: str | None = None) -> None:
+    data = json.loads(path.read_text())
+    data.update(change)
+    if drop:
+        del data[drop]
+    path.write_text(json.dumps(data))
+
+
+DAMAGES = {
+    "config without demos": (lambda r, o: _edit_json(r / "config.json", {}, drop="demos"),
+                             "no 'demos'"),
+    "config eval_episodes text": (lambda r, o: _edit_json(r / "config.json",
+                                                          {"eval_episodes": "x"}),
+                                  "'eval_episodes' is \"x\""),
+    "metrics not a number": (lambda r, o: _edit_json(r / "metrics.json", {"return_mean": "abc"}),
+                             "'return_mean' is \"abc\""),
+    "progress cell not a number": (
+        lambda r, o: (r / "progress.csv").write_text(
+            (r / "progress.csv").read_text().replace("\n", "\nabc,", 1)),
+        "progress.csv"),
+    "policy of another env": (lambda r, o: (r / "policy.pt").write_bytes(
+        (o / "policy.pt").read_bytes()), "copied from another run"),
+}  # fmt: skip
+COMMANDS = {  # which reader each damage reaches
+    "config without demos": ["eval", "config"],
+    "config eval_episodes text": ["eval", "report", "config"],
+    "metrics not a number": ["report"],
+    "progress cell not a number": ["report"],
+    "policy of another env": ["eval"],
+}
+
+
+@pytest.fixture(scope="module")
+def runs(data: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("runs")
+    pend = out / "pend.npz"
+    assert run("collect", "Pendulum-v1", "--episodes", "1", "--out", str(pend)) == 0
+    for name, env, demos in (("cart", "CartPole-v1", data["CartPole-v1"]),
+                             ("pend", "Pendulum-v1", pend)):  # fmt: skip
+        assert run("train", "bc", "--env", env, "--demos", str(demos), "--out", str(out / name),
+                   "--set", "epochs=2", "--eval-episodes", "1") == 0  # fmt: skip
+    return {"cart": out / "cart", "pend": out / "pend"}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_run_file_is_one_line_for_every_reader(
+    damage: str, runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    edit, message = DAMAGES[damage]
+    for command in COMMANDS[damage]:
+        broken = tmp_path / f"broken-{command}"
+        shutil.copytree(runs["cart"], broken)
+        edit(broken, runs["pend"])
+        args = {"eval": ["eval", str(broken)],
+                "report": ["report", str(broken), "--out", str(tmp_path / "r.html")],
+                "config": ["train", "--config", str(broken / "config.json"),
+                           "--out", str(tmp_path / "again")]}[command]  # fmt: skip
+        capsys.readouterr()
+        assert run(*args) == 2, (damage, command)
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, (command, err)
+
+
+def test_a_torn_last_progress_row_is_dropped(runs: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from protege.rundir import read_progress
+
+    torn = tmp_path / "torn"
+    shutil.copytree(runs["cart"], torn)
+    whole = read_progress(torn)
+    text = (torn / "progress.csv").read_text()
+    (torn / "progress.csv").write_text(text[:-4])  # a crash mid-row
+    assert read_progress(torn) == whole[:-1]
+    assert run("report", str(torn), "--out", str(tmp_path / "r.html")) == 0

@@ -7,7 +7,6 @@ module sits below them all and imports none of them, nor `dispatch` above them.
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import shutil
@@ -32,7 +31,7 @@ from protege.data.storage import (
     save_trajectories,
 )
 from protege.data.types import Trajectory, flatten_trajectories
-from protege.envs import env_spaces, is_tabular_spec, make_env
+from protege.envs import Spaces, env_spaces, is_tabular_spec, make_env
 from protege.errors import ConfigError, DatasetError, ExpertError, ProtegeError, RunDirError
 from protege.evaluation import ReturnStats, compare_with_expert
 from protege.experts import SB3Expert, load_expert, load_sb3_model
@@ -43,11 +42,11 @@ from protege.rundir import (
     CONFIG,
     METRICS,
     POLICY,
-    PROGRESS,
     SB3_POLICY,
     prepare_run_dir,
     read_config,
-    read_json,
+    read_metrics,
+    read_progress,
     write_json_atomic,
 )
 
@@ -299,7 +298,7 @@ def evaluate_against_expert(
     metrics["expert_source"] = config.get("expert") or "demonstrations"
     metrics["demo_episodes"] = len(demos.trajectories)
     metrics["demo_steps"] = len(transitions)
-    previous = read_json(run / METRICS, METRICS) if (run / METRICS).is_file() else {}
+    previous = _previous_metrics(run)
     if train_seconds is None:
         train_seconds = previous.get("train_seconds")
     metrics["train_seconds"] = train_seconds
@@ -313,21 +312,56 @@ def evaluate_against_expert(
     return metrics
 
 
+def _previous_metrics(run: Path) -> dict[str, Any]:
+    """What an earlier evaluation and the training measured, kept by a re-evaluation; a
+    damaged metrics.json is replaced by the new measurement rather than blocking it."""
+    if not (run / METRICS).is_file():
+        return {}
+    try:
+        return read_metrics(run)
+    except RunDirError:
+        return {}
+
+
 def load_run_policy(run: Path) -> Policy:
-    """A run's policy: `policy.pt` (protege's ActorPolicy) or `policy.zip` (an SB3 model)."""
+    """A run's policy: `policy.pt` (protege's ActorPolicy) or `policy.zip` (an SB3 model),
+    refused in one line when it was made for other spaces than the run's env (a file copied
+    from another run)."""
+    env_id = read_config(run)["env"]
     if (run / POLICY).is_file():
-        return ActorPolicy.load(run / POLICY)
+        policy = ActorPolicy.load(run / POLICY)
+        _check_policy_spaces(run / POLICY, policy.spaces, env_id)
+        return policy
     if (run / SB3_POLICY).is_file():
-        return SB3Expert(load_sb3_model(run / SB3_POLICY))
+        model = load_sb3_model(run / SB3_POLICY)
+        _check_policy_spaces(
+            run / SB3_POLICY, Spaces(model.observation_space, model.action_space), env_id
+        )
+        return SB3Expert(model)
     raise RunDirError(
         f"{run}: no {POLICY} or {SB3_POLICY}; the run never finished training, train it again"
     )
 
 
+def _check_policy_spaces(path: Path, spaces: Spaces, env_id: str) -> None:
+    expected = env_spaces(env_id)
+    if spaces != expected:
+        raise RunDirError(
+            f"{path}: a policy for observations {spaces.observation} and actions "
+            f"{spaces.action}, but the run's env {env_id} has {expected.observation} and "
+            f"{expected.action}; was it copied from another run? Train this run again"
+        )
+
+
 def run_demonstrations(run: Path, config: dict[str, Any]) -> Demonstrations:
     """The expert-labelled data a run learned from: its demos file, or DAgger's rounds."""
-    if "demos" in config:
+    if config.get("demos"):
         return load_demos(config["demos"], config["env"])
+    if not (run / ROUNDS).is_dir():
+        raise RunDirError(
+            f"{run / CONFIG}: no 'demos' naming the dataset the run learned from; add "
+            '"demos": "PATH" or train the run again'
+        )
     rounds = sorted((run / ROUNDS).glob("round_*.npz"))
     if not rounds:
         raise RunDirError(
@@ -350,12 +384,3 @@ def human_expert_returns(run: Path) -> ReturnStats:
     return ReturnStats.of(
         np.array([t.episode_return for t in whole]), np.array([len(t) for t in whole])
     )
-
-
-def read_progress(run: Path) -> list[dict[str, float]]:
-    """progress.csv as a list of rows of floats."""
-    path = run / PROGRESS
-    if not path.is_file():
-        return []
-    with path.open(newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]

@@ -66,6 +66,11 @@ def rerun_from_config(
         raise ConfigError(
             f"{run_dir / CONFIG}: config.{exc}; fix the value or train the run again"
         ) from None
+    if catalog.get(algo).needs_demos and not config.get("demos"):
+        raise RunDirError(
+            f"{run_dir / CONFIG}: no 'demos' naming the dataset {algo} learned from; add "
+            '"demos": "PATH" or train the run again'
+        )
     if isinstance(config.get("threads"), int) and config["threads"] >= 1:
         torch.set_num_threads(config["threads"])  # the same count gives the same numbers
     return train(

@@ -9,7 +9,6 @@ the comparison with the expert, EPIC to the true reward where known.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import math
 from collections import defaultdict
@@ -27,7 +26,13 @@ from scipy import stats  # noqa: E402
 
 from protege.errors import RunDirError  # noqa: E402
 from protege.reports.plots import save_figure  # noqa: E402
-from protege.rundir import METRICS, PROGRESS, atomic_write, read_config, read_json  # noqa: E402
+from protege.rundir import (  # noqa: E402
+    METRICS,
+    atomic_write,
+    read_config,
+    read_metrics,
+    read_progress,
+)
 
 X_COLUMNS = ("step", "epoch", "round", "iteration")
 Y_COLUMNS = ("return_mean", "normalized_score", "train_return", "occupancy_l1", "val_loss",
@@ -55,19 +60,7 @@ def read_run(path: str | Path) -> Run:
     config = read_config(run)
     if not (run / METRICS).is_file():
         raise RunDirError(f"{run}: no {METRICS}; the run has not finished (protege eval {run})")
-    rows: list[dict[str, float]] = []
-    if (run / PROGRESS).is_file():
-        with (run / PROGRESS).open(newline="") as f:
-            for row in csv.DictReader(f):
-                rows.append({k: _float(v) for k, v in row.items() if k and v not in ("", None)})
-    return Run(run, config, read_json(run / METRICS, METRICS), rows)
-
-
-def _float(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        return math.nan
+    return Run(run, config, read_metrics(run), read_progress(run))
 
 
 def _png(fig: Any, path: Path) -> str:
