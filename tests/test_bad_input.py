@@ -197,6 +197,40 @@ def test_broken_run_files_are_one_line_and_exit_2(workdir: Path, capsys, text: s
     tried["run files"] = tried.get("run files", 0) + 1
 
 
+ACTIONS = st.one_of(
+    st.integers(-3, 9), st.floats(allow_nan=True, allow_infinity=True), st.none(),
+    st.text(max_size=3), st.lists(st.floats(-3, 3), max_size=4),
+    st.lists(st.lists(st.integers(0, 2), max_size=2), max_size=2),
+)  # fmt: skip
+
+
+@settings(max_examples=EXAMPLES // 3, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(env=st.sampled_from(["CartPole-v1", "Pendulum-v1"]), action=ACTIONS)
+def test_experts_returning_any_action_record_or_are_one_line(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, env: str, action: object
+) -> None:
+    """A `module:function` expert returning whatever it likes: the dataset is recorded (a
+    valid action) or the collect ends in one ProtegeError line and writes nothing."""
+    import sys
+    import types
+
+    from protege.jobs.common import collect
+
+    module = types.ModuleType("_hypothesis_expert")
+    module.act = lambda obs: action  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "_hypothesis_expert", module)
+    out = workdir / "expert.npz"
+    out.unlink(missing_ok=True)
+    try:
+        collect(env, "_hypothesis_expert:act", 1, out)
+    except ProtegeError as exc:
+        assert "\n" not in str(exc) and not out.exists(), str(exc)
+    else:
+        load_trajectories(out, env_id=env)
+    tried["expert actions"] = tried.get("expert actions", 0) + 1
+
+
 def test_the_count_of_cases_tried() -> None:
     """Runs last in this module: every property above tried its cases."""
     assert tried.get("npz fields", 0) >= EXAMPLES // 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -88,3 +90,34 @@ def test_mountain_car_model_steps_like_the_env() -> None:
                 flags += 1
                 break
     assert walls > 0 and flags > 0  # both edge cases were exercised
+
+
+def test_an_expert_for_another_env_or_out_of_space_actions_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    from stable_baselines3 import PPO
+
+    from protege.errors import ExpertError
+    from protege.experts import load_expert
+
+    model = PPO("MlpPolicy", "Acrobot-v1", n_steps=64, batch_size=32, device="cpu")
+    model.save(tmp_path / "acrobot.zip")
+    with pytest.raises(ExpertError, match="use an expert trained on MountainCar-v0"):
+        load_expert(str(tmp_path / "acrobot.zip"), "MountainCar-v0")
+    load_expert(str(tmp_path / "acrobot.zip"), "Acrobot-v1")  # its own env: fine
+
+    module = types.ModuleType("_bad_controllers")
+    module.seven = lambda obs: 7  # type: ignore[attr-defined]
+    module.crash = lambda obs: 1 / 0  # type: ignore[attr-defined]
+    module.whole = lambda obs: 1.0  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "_bad_controllers", module)
+    obs = np.zeros((2, 4), dtype=np.float32)
+    with pytest.raises(ExpertError, match=r"returned the action 7 on CartPole-v1, outside"):
+        load_expert("_bad_controllers:seven", "CartPole-v1")(obs)
+    with pytest.raises(ExpertError, match="raised ZeroDivisionError"):
+        load_expert("_bad_controllers:crash", "CartPole-v1")(obs)
+    acts = load_expert("_bad_controllers:whole", "CartPole-v1")(obs)
+    assert acts.dtype == np.int64 and acts.tolist() == [1, 1]

@@ -21,14 +21,62 @@ from protege.errors import ExpertError
 
 
 class CallableExpert:
-    """A per-observation callable `(obs) -> action` as a batched policy (one call per row)."""
+    """A per-observation callable `(obs) -> action` as a batched policy (one call per row).
 
-    def __init__(self, fn: Callable[[Any], Any], name: str = "callable") -> None:
+    With `action_space`, every action it returns is checked to lie in it, and an exception
+    the function raises becomes an `ExpertError` naming it: a user's function is input, and
+    its mistakes are one line, not a traceback from inside the env."""
+
+    def __init__(
+        self, fn: Callable[[Any], Any], name: str = "callable", action_space: Any = None,
+        env_id: str | None = None,
+    ) -> None:  # fmt: skip
         self.fn = fn
         self.name = name
+        self.action_space = action_space
+        self.env_id = env_id
 
     def __call__(self, obs: Obs) -> np.ndarray:
-        return np.stack([np.asarray(self.fn(obs_index(obs, i))) for i in range(obs_len(obs))])
+        return np.stack([self._act(obs_index(obs, i)) for i in range(obs_len(obs))])
+
+    def _act(self, obs: Any) -> np.ndarray:
+        on = f" on {self.env_id}" if self.env_id else ""
+        try:
+            action = np.asarray(self.fn(obs))
+        except Exception as exc:  # noqa: BLE001 - the user's code: reported, not re-raised
+            raise ExpertError(
+                f"expert '{self.name}' raised {type(exc).__name__}: {exc}{on}; fix the function"
+            ) from None
+        if self.action_space is None:
+            return action
+        conformed = _conform(action, self.action_space)
+        if conformed is None:
+            raise ExpertError(
+                f"expert '{self.name}' returned the action {action.tolist()!r}{on}, outside "
+                f"its action space {self.action_space}; return an action in that space"
+            )
+        return conformed
+
+
+def _conform(action: np.ndarray, space: Any) -> np.ndarray | None:
+    """`action` as one of `space`'s (its shape and dtype), or None when it is not one: for a
+    Box, any finite numbers of the right size (values past the bounds are clipped by the
+    env, as controllers often rely on); otherwise a member of the space (a whole float
+    counts as an integer)."""
+    import gymnasium as gym
+
+    if action.size != int(np.prod(space.shape, dtype=np.int64)):
+        return None
+    if action.dtype == bool or not np.issubdtype(action.dtype, np.number):
+        return None
+    shaped = action.reshape(space.shape)
+    if isinstance(space, gym.spaces.Box):
+        return shaped.astype(space.dtype) if np.all(np.isfinite(shaped)) else None
+    whole = np.all(np.isfinite(shaped)) and np.all(shaped == np.round(shaped))
+    if not np.can_cast(shaped.dtype, space.dtype, "same_kind") and not whole:
+        return None
+    cast = shaped.astype(space.dtype)
+    return cast if space.contains(cast) else None
 
 
 class SB3Expert:
@@ -107,6 +155,27 @@ def optimal_expert(env_id: str) -> Policy:
     return TabularPolicy(optimal_policy(mdp), deterministic=True)
 
 
+def _check_model_spaces(spec: str, model: Any, env_id: str) -> None:
+    """Refuse an SB3 model trained on another env: its spaces must be the env's (an image
+    observation may be stored channels-first, as SB3 transposes images)."""
+    from protege.envs import env_spaces
+
+    spaces = env_spaces(env_id)
+    obs, want = model.observation_space, spaces.observation
+    same_obs = obs == want or (
+        getattr(obs, "shape", None) is not None
+        and getattr(want, "shape", None) is not None
+        and sorted(obs.shape) == sorted(want.shape)
+        and type(obs) is type(want)
+    )
+    if not same_obs or model.action_space != spaces.action:
+        raise ExpertError(
+            f"{spec}: an SB3 model for observations {obs} and actions {model.action_space}, "
+            f"but {env_id} has {want} and {spaces.action}; use an expert trained on {env_id} "
+            f"(protege expert train {env_id} ...)"
+        )
+
+
 def load_expert(spec: str, env_id: str) -> Policy:
     """Resolve an expert spec: 'scripted', 'optimal' (tabular envs), a path to an SB3 .zip,
     or 'module:function'."""
@@ -122,9 +191,14 @@ def load_expert(spec: str, env_id: str) -> Policy:
             "label DAgger's rounds with `protege train dagger --expert human`"
         )
     if spec.endswith(".zip") or Path(spec).is_file():
-        return SB3Expert(load_sb3_model(spec))
+        model = load_sb3_model(spec)
+        _check_model_spaces(spec, model, env_id)
+        return SB3Expert(model)
     if ":" in spec:
-        return CallableExpert(load_callable(spec), name=spec)
+        from protege.envs import env_spaces
+
+        space = env_spaces(env_id).action
+        return CallableExpert(load_callable(spec), name=spec, action_space=space, env_id=env_id)
     raise ExpertError(
         f"expert '{spec}' is not 'scripted', 'optimal', an existing SB3 model file, or "
         "'module:function'"
