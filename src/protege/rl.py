@@ -144,6 +144,16 @@ def check_learner(algo: str, action_space: Any, env_id: str = "the env") -> Any:
     return cls
 
 
+def steps_taken(algo: str, steps: int, n_envs: int, overrides: dict[str, Any] | None = None) -> int:
+    """The env steps an SB3 learner actually takes for `steps`: PPO collects whole rollouts
+    of `n_envs` x `n_steps`, so it rounds up (8000 with 8 envs x 32 steps is 8192); the
+    off-policy learners step one env and stop at `steps`."""
+    if algo != "ppo":
+        return steps
+    rollout = n_envs * int({**LEARNER_DEFAULTS["ppo"], **(overrides or {})}["n_steps"])
+    return -(-steps // rollout) * rollout
+
+
 def make_vec_env(env: str | EnvFactory, n_envs: int, seed: int) -> Any:
     """An SB3 DummyVecEnv of `n_envs` Monitor-wrapped copies (true returns are logged)."""
     from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env

@@ -176,3 +176,32 @@ def test_a_torn_last_progress_row_is_dropped(runs: dict[str, Path], tmp_path: Pa
     (torn / "progress.csv").write_text(text[:-4])  # a crash mid-row
     assert read_progress(torn) == whole[:-1]
     assert run("report", str(torn), "--out", str(tmp_path / "r.html")) == 0
+
+
+def test_usage_errors_are_one_line_and_version_is_shown(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from protege import __version__
+
+    for args, says in ((["collect", "CartPole-v1", "--episodes", "-1", "--out", "x.npz"],
+                        "--episodes"),
+                       (["train", "bc", "--env", "CartPole-v1"], "Missing option '--demos'"),
+                       (["no-such-command"], "No such command")):  # fmt: skip
+        capsys.readouterr()
+        assert run(*args) == 2
+        err = capsys.readouterr().err
+        assert says in err and "--help" in err and len(err.strip().splitlines()) == 1, err
+    assert run("--version") == 0
+    assert capsys.readouterr().out.strip() == f"protege {__version__}"
+
+
+def test_ppo_steps_rounded_up_are_announced(
+    data: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from protege.rl import steps_taken
+
+    assert steps_taken("ppo", 8000, 8) == 8192 and steps_taken("sac", 8000, 8) == 8000
+    args = ["--demos", str(data["CartPole-v1"]), "--out", str(tmp_path / "g")]
+    assert run("train", "gail", "--env", "CartPole-v1", *args, "--steps", "1000",
+               "--eval-episodes", "1") == 0  # fmt: skip
+    assert "--steps 1000 becomes 1024" in " ".join(capsys.readouterr().out.split())

@@ -21,6 +21,7 @@ from protege.cli.app import (
     AlgorithmCommand,
     console,
     metrics_table,
+    note_rounding,
     train_app,
     use_threads,
 )
@@ -79,9 +80,13 @@ def _command(name: str) -> Callable[..., None]:
             None, help="Expert to compare with (default: built-in, else the demos' returns)."
         ),
         eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
-        overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
-        resume: bool = typer.Option(False, help="Continue an interrupted run from its checkpoint."),
-        tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Reuse an existing run directory."
+        ),
+        resume: bool = typer.Option(
+            False, "--resume", help="Continue an interrupted run from its checkpoint."
+        ),
+        tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
         threads: int = typer.Option(1, min=1, help=THREADS_HELP),
     ) -> None:
         from protege.callbacks import TensorBoardLogger
@@ -89,6 +94,11 @@ def _command(name: str) -> Callable[..., None]:
 
         use_threads(threads)
         cfg = build_config(name, set_, learner=learner, steps=steps, seed=seed)
+        from protege.rl import steps_taken
+
+        note_rounding(
+            cfg.steps, steps_taken(cfg.learner, cfg.steps, cfg.n_envs, cfg.learner_kwargs)
+        )
         callbacks: list[Callback] = [StepProgress(f"{name} · {learner}")]
         if tensorboard:
             callbacks.append(TensorBoardLogger(out / "tensorboard"))

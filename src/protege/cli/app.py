@@ -40,6 +40,25 @@ train_app = typer.Typer(
     help="Train a policy from demonstrations into a run directory.", no_args_is_help=True
 )
 expert_app = typer.Typer(help="Make experts where no built-in one exists.", no_args_is_help=True)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from protege import __version__
+
+        console.print(f"protege {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Imitation learning: record an expert, learn from it, and measure the learner against it."""
+
+
 app.add_typer(train_app, name="train")
 app.add_typer(expert_app, name="expert")
 
@@ -73,6 +92,16 @@ def use_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def note_rounding(steps: int, taken: int) -> None:
+    """Say so when the learner will take more env steps than asked (PPO's whole rollouts,
+    `protege.rl.steps_taken`)."""
+    if taken != steps:
+        console.print(
+            f"[yellow]note:[/] --steps {steps} becomes {taken}: PPO collects whole rollouts "
+            "(n_envs x n_steps env steps each)"
+        )
 
 
 def trainer_callbacks(name: str, show: str, out: Path, tensorboard: bool = False) -> list[Callback]:

@@ -40,7 +40,9 @@ def collect_cmd(
     ),
     episodes: int = typer.Option(10, min=1, help="Episodes to record."),
     seed: int = typer.Option(0, help="Episode i starts from reset(seed=seed+i)."),
-    overwrite: bool = typer.Option(False, help="Replace an existing dataset at --out."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an existing dataset at --out."
+    ),
 ) -> None:
     """Record an expert's demonstrations."""
     from protege.jobs.common import collect
@@ -65,7 +67,9 @@ def expert_train_cmd(
     steps: int = typer.Option(100_000, min=1, help="Environment steps."),
     seed: int = typer.Option(0),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
-    overwrite: bool = typer.Option(False, help="Replace an existing model file at --out."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an existing model file at --out."
+    ),
     threads: int = typer.Option(1, min=1, help=THREADS_HELP),
 ) -> None:
     """Train a Stable-Baselines3 expert on the env's reward, when no scripted one exists."""

@@ -34,7 +34,9 @@ def _command(name: str) -> Callable[..., None]:
         demos: str = typer.Option(..., help="*.npz or Minari dataset dir recorded on ENV."),
         out: Path = typer.Option(..., help="Run directory to create (or resume)."),
         offline: bool = typer.Option(
-            False, help="Learn from the demonstrations alone: no env step (iq-learn only)."
+            False,
+            "--offline",
+            help="Learn from the demonstrations alone: no env step (iq-learn only).",
         ),
         steps: int | None = typer.Option(
             None, min=1, help="Env steps online, updates offline (default 10000)."
@@ -47,9 +49,13 @@ def _command(name: str) -> Callable[..., None]:
             None, help="Expert to compare with (default: built-in, else the demos' returns)."
         ),
         eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
-        overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
-        resume: bool = typer.Option(False, help="Continue an interrupted run from its checkpoint."),
-        tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Reuse an existing run directory."
+        ),
+        resume: bool = typer.Option(
+            False, "--resume", help="Continue an interrupted run from its checkpoint."
+        ),
+        tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
         threads: int = typer.Option(1, min=1, help=THREADS_HELP),
     ) -> None:
         from protege.jobs.qlearning import build_config, train_run

@@ -23,7 +23,9 @@ def record_cmd(
         None, min=0, help="Frame-rate limit (default: the env's render_fps, or 30)."
     ),
     seed: int = typer.Option(0, help="Attempt i starts from reset(seed=seed+i)."),
-    overwrite: bool = typer.Option(False, help="Replace an existing dataset at --out."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an existing dataset at --out."
+    ),
 ) -> None:
     """Play an env yourself: after each episode press K (or Enter) to keep it, D to discard.
 

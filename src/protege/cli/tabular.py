@@ -42,13 +42,16 @@ def _command(name: str) -> Callable[..., None]:
             [], "--set", help="Override a setting: key=value (listed below)."
         ),
         eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
-        overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Reuse an existing run directory."
+        ),
         resume: bool = typer.Option(
             False,
+            "--resume",
             help="Continue an interrupted run from its checkpoint (all but lp-irl, which is "
             "one solve and has none).",
         ),
-        tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
+        tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
         threads: int = typer.Option(1, min=1, help=THREADS_HELP),
     ) -> None:
         from protege.jobs.tabular import build_config, train_run

@@ -29,7 +29,9 @@ def train_from_config(
         None, "--config", help="Re-run an earlier run exactly: RUN_DIR/config.json (or RUN_DIR)."
     ),
     out: Path | None = typer.Option(None, "--out", help="With --config: the new run directory."),
-    overwrite: bool = typer.Option(False, help="With --config: reuse an existing run directory."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="With --config: reuse an existing run directory."
+    ),
 ) -> None:
     """Train a policy from demonstrations into a run directory (or re-run one: --config)."""
     from protege.errors import ConfigError
@@ -67,9 +69,11 @@ def train_bc_cmd(
         [], "--set", help="Override a setting: key=value (listed below)."
     ),
     eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
-    overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
-    resume: bool = typer.Option(False, help="Continue an interrupted run from its checkpoint."),
-    tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Reuse an existing run directory."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue an interrupted run from its checkpoint."
+    ),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
     threads: int = typer.Option(1, min=1, help=THREADS_HELP),
 ) -> None:
     from protege.jobs.bc import build_config, train_run
@@ -101,15 +105,17 @@ def train_dagger_cmd(
         [], "--set", help="Override a DAggerConfig field: key=value, bc.key=value for the inner BC."
     ),  # fmt: skip
     eval_episodes: int = typer.Option(10, min=1, help="Evaluation episodes after each round."),
-    overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
-    resume: bool = typer.Option(False, help="Continue an interrupted run from its saved rounds."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Reuse an existing run directory."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue an interrupted run from its saved rounds."
+    ),
     fps: float | None = typer.Option(
         None, min=0, help="--expert human: frame-rate limit (default: the env's; 0 never waits)."
     ),
     keymap: Path | None = typer.Option(
         None, "--keymap", help="--expert human: a JSON key map (see `protege record --help`)."
     ),
-    tensorboard: bool = typer.Option(False, help=TENSORBOARD_HELP),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
     threads: int = typer.Option(1, min=1, help=THREADS_HELP),
 ) -> None:
     from protege.jobs.dagger import build_config, train_run

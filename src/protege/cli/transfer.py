@@ -15,7 +15,14 @@ from pathlib import Path
 
 import typer
 
-from protege.cli.app import THREADS_HELP, console, metrics_table, train_app, use_threads
+from protege.cli.app import (
+    THREADS_HELP,
+    console,
+    metrics_table,
+    note_rounding,
+    train_app,
+    use_threads,
+)
 from protege.jobs.catalog import LEARNERS
 
 
@@ -35,13 +42,18 @@ def _command(name: str) -> Callable[..., None]:
             None, help="Expert to compare with (default: the reward run's, else built-in)."
         ),
         eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
-        overwrite: bool = typer.Option(False, help="Reuse an existing run directory."),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Reuse an existing run directory."
+        ),
         threads: int = typer.Option(1, min=1, help=THREADS_HELP),
     ) -> None:
         from protege.jobs.transfer import train_on_reward_run
         from protege.rl import rich_progress_callback
 
         use_threads(threads)
+        from protege.rl import steps_taken
+
+        note_rounding(steps, steps_taken(name, steps, n_envs=8))
         progress = rich_progress_callback(steps, f"{name} on {reward.name}'s reward")
         metrics = train_on_reward_run(
             name, env, reward, out, steps, seed, demos, expert, eval_episodes, overwrite,
