@@ -205,3 +205,23 @@ def test_ppo_steps_rounded_up_are_announced(
     assert run("train", "gail", "--env", "CartPole-v1", *args, "--steps", "1000",
                "--eval-episodes", "1") == 0  # fmt: skip
     assert "--steps 1000 becomes 1024" in " ".join(capsys.readouterr().out.split())
+
+
+def test_an_expert_no_better_than_random_is_flagged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from protege.evaluation import ReturnStats, beats_random
+
+    def stats(mean: float, std: float) -> ReturnStats:
+        return ReturnStats(mean, std, 0.0, 20, 100.0)
+
+    assert beats_random(stats(500, 0), stats(22, 10))
+    assert beats_random(stats(-150, 80), stats(-1200, 300))
+    assert not beats_random(stats(-500, 0), stats(-500, 0))
+    assert not beats_random(stats(30, 20), stats(22, 10))
+
+    out = tmp_path / "acro.zip"
+    assert run("expert", "train", "Acrobot-v1", "--steps", "64", "--out", str(out)) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "random policy" in said and "warning: this expert scores about what a random" in said
+    assert out.is_file()

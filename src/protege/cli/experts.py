@@ -73,7 +73,8 @@ def expert_train_cmd(
     threads: int = typer.Option(1, min=1, help=THREADS_HELP),
 ) -> None:
     """Train a Stable-Baselines3 expert on the env's reward, when no scripted one exists."""
-    from protege.evaluation import evaluate_returns
+    from protege.data.rollout import RandomPolicy
+    from protege.evaluation import beats_random, evaluate_returns
     from protege.experts import SB3Expert
     from protege.rl import rich_progress_callback, save_sb3, train_sb3
 
@@ -83,5 +84,18 @@ def expert_train_cmd(
     callback = rich_progress_callback(steps, f"{algo} on {env}")
     model = train_sb3(env, algo, steps, seed, device=device, callback=callback)
     path = save_sb3(model, out)
-    stats = evaluate_returns(env, SB3Expert(model), episodes=20)
-    console.print(f"wrote {path}; return over 20 episodes {stats.mean:.1f} ± {stats.std:.1f}")
+    console.print(f"wrote {path}; measuring it against a random policy on 20 episodes each")
+    with episode_progress("evaluate", 40) as progress:
+        task = progress.add_task(f"evaluate {algo} on {env}", total=40)
+        advance = lambda i, t: progress.advance(task)  # noqa: E731
+        stats = evaluate_returns(env, SB3Expert(model), episodes=20, on_episode=advance)
+        random = evaluate_returns(env, RandomPolicy(model.action_space, 0), 20, on_episode=advance)
+    console.print(
+        f"return over 20 episodes {stats.mean:.1f} ± {stats.std:.1f} "
+        f"(random policy {random.mean:.1f} ± {random.std:.1f})"
+    )
+    if not beats_random(stats, random):
+        console.print(
+            f"[yellow]warning:[/] this expert scores about what a random policy does; train "
+            f"it longer (--steps, now {steps}) or with another --algo before recording it"
+        )

@@ -38,6 +38,15 @@ class ReturnStats:
         return cls(float(np.mean(returns)), std, ci, n, float(np.mean(lengths)))
 
 
+def beats_random(expert: ReturnStats, random: ReturnStats) -> bool:
+    """Whether an expert's returns are clearly above a random policy's on the same episodes:
+    its mean above the random mean by more than half their spreads together (and more than a
+    rounding error), so that an expert stuck at the random policy's return is not taken
+    for one (an Acrobot PPO expert at -500 +- 0 was once recorded)."""
+    margin = max(0.5 * (expert.std + random.std), 1e-6 * max(1.0, abs(random.mean)))
+    return expert.mean > random.mean + margin
+
+
 def evaluate_returns(
     env: str | EnvFactory,
     policy: Policy,
