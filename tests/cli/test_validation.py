@@ -225,3 +225,20 @@ def test_an_expert_no_better_than_random_is_flagged(
     said = " ".join(capsys.readouterr().out.split())
     assert "random policy" in said and "warning: this expert scores about what a random" in said
     assert out.is_file()
+
+
+def test_a_normalised_score_without_signal_says_why() -> None:
+    import math
+
+    from protege.cli.app import metrics_table
+    from protege.evaluation import Comparison, ReturnStats
+
+    zero = ReturnStats(0.0, 0.0, 0.0, 20, 100.0)
+    nan = float("nan")
+    metrics = Comparison(zero, zero, zero, normalized_score=nan, action_agreement=0.5).metrics()
+    assert math.isnan(metrics["normalized_score"])  # type: ignore[arg-type]
+    assert "both return 0" in str(metrics["score_note"])
+    caption = str(metrics_table({**metrics, "expert_source": "optimal"}, "t").caption)
+    assert "normalised score is undefined" in caption
+    some = ReturnStats(5.0, 0.0, 0.0, 20, 100.0)
+    assert "score_note" not in Comparison(some, some, zero, 1.0, None).metrics()

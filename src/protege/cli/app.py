@@ -146,6 +146,9 @@ def metrics_table(metrics: dict[str, Any], title: str) -> Table:
             f"action agreement on expert states {agreement:.1%} · {metrics['episodes']} episodes"
             f" on the same seeds · expert: {metrics.get('expert_source')}"
         )
+    if metrics.get("score_note"):
+        note = f"[yellow]note:[/] {metrics['score_note']}"
+        table.caption = f"{table.caption}\n{note}" if table.caption else note
     return table
 
 

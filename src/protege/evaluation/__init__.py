@@ -106,7 +106,21 @@ class Comparison:
             "normalized_score": self.normalized_score,
             "action_agreement": self.action_agreement,
             "episodes": self.learner.episodes,
+            **({"score_note": self.score_note} if self.score_note else {}),
         }
+
+    @property
+    def score_note(self) -> str | None:
+        """Why the normalised score carries no signal, when it does not: the expert and the
+        random policy return the same on these episodes (a gridworld whose goal the optimal
+        expert cannot reach within the episode limit returns 0 for every policy)."""
+        if not math.isnan(self.normalized_score):
+            return None
+        return (
+            f"the expert and a random policy both return {self.expert.mean:.4g} on these "
+            "episodes, so the normalised score is undefined (NaN): compare action agreement, "
+            "occupancy or a longer episode limit instead"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
