@@ -92,7 +92,7 @@ class Comparison:
     normalized_score: float
     action_agreement: float | None
 
-    def metrics(self) -> dict[str, float | int | None]:
+    def metrics(self) -> dict[str, float | int | str | None]:
         """The flat dict written to metrics.json."""
         return {
             "return_mean": self.learner.mean,

@@ -162,10 +162,11 @@ def _check_model_spaces(spec: str, model: Any, env_id: str) -> None:
 
     spaces = env_spaces(env_id)
     obs, want = model.observation_space, spaces.observation
+    shape, wanted = getattr(obs, "shape", None), getattr(want, "shape", None)
     same_obs = obs == want or (
-        getattr(obs, "shape", None) is not None
-        and getattr(want, "shape", None) is not None
-        and sorted(obs.shape) == sorted(want.shape)
+        shape is not None
+        and wanted is not None
+        and sorted(shape) == sorted(wanted)
         and type(obs) is type(want)
     )
     if not same_obs or model.action_space != spaces.action:
