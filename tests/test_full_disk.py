@@ -56,8 +56,9 @@ def test_train_onto_a_full_disk_is_one_line_and_leaves_no_run(
 ) -> None:
     demos = tmp_path / "demos.npz"
     assert run("collect", "CartPole-v1", "--episodes", "2", "--out", str(demos)) == 0
-    out = protege("train", "bc", "--env", "CartPole-v1", "--demos", str(demos), "--out",
-                  str(tiny_disk / "run"), "--set", "epochs=1", "--set", "hidden=1024,1024")  # fmt: skip
+    out = protege("train", "bc", "--env", "CartPole-v1", "--demos", str(demos),
+                  "--out", str(tiny_disk / "run"), "--set", "epochs=1",
+                  "--set", "hidden=1024,1024")  # fmt: skip
     assert out.returncode == 2, out.stderr[-3000:]
     err = out.stderr.strip().splitlines()[-1]
     assert "no space left on the disk" in err and "free there" in err, err
