@@ -123,7 +123,7 @@ def run_task(
         eval_episodes=CHECK_EPISODES, target_return=target, seed=seed, **dict(task.overrides),
     )  # fmt: skip
     wall = time.perf_counter()
-    result = train(task.env_id, flatten_trajectories(trajs), cfg)
+    result = train(flatten_trajectories(trajs), None, cfg, env=task.env_id)
     wall = time.perf_counter() - wall
     at_target = next((row for row in result.history
                       if row.get("eval_return", -math.inf) >= target), None)  # fmt: skip

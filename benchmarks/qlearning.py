@@ -179,14 +179,16 @@ def run(row: Row, ref: Reference) -> Outcome:
     if row.algo == "iq-learn":
         cfg = IQLearnConfig(offline=row.offline, **common)
         env = None if row.offline else row.env_id
-        result: Any = train_iq_learn(demos, spaces, cfg, env, watch, evaluate)
+        result: Any = train_iq_learn(demos, spaces, cfg, watch, env=env, evaluate=evaluate)
     elif row.algo == "gail":  # evaluated every LOG_EVERY steps on its own check seeds
         learner = "sac" if row.env_id == "Pendulum-v1" else "ppo"
         gail_cfg = GAILConfig(steps=row.steps, learner=learner, eval_every=LOG_EVERY,
                               eval_episodes=EVAL_EPISODES, seed=0)  # fmt: skip
-        result = train_gail(row.env_id, demos, gail_cfg, watch)
+        result = train_gail(demos, spaces, gail_cfg, watch, env=row.env_id)
     else:
-        result = train_sqil(demos, spaces, SQILConfig(**common), row.env_id, watch, evaluate)
+        result = train_sqil(
+            demos, spaces, SQILConfig(**common), watch, env=row.env_id, evaluate=evaluate
+        )
     out.wall_seconds = time.perf_counter() - start
     out.train_seconds, out.env_steps = result.train_seconds, result.env_steps
     final = evaluate_returns(row.env_id, result.policy, FINAL_EPISODES, EVAL_SEED)

@@ -9,7 +9,8 @@ progress.csv   one row per discriminator round: env_steps, return_mean (true ret
 metrics.json   returns vs the expert and a random policy on the same seeds; where the
                env pays a non-constant reward, the Pearson correlation of learned and
                true reward on held-out expert and learner transitions
-checkpoints/   ALGO.pt, the whole training state every 10 rounds, for `resume`
+checkpoints/   ALGO.pt, the whole training state every `protege.checkpoint.CHECKPOINT_EVERY`
+               (10) rounds, for `resume`
 
 cfg = build_config("gail", learner="ppo", steps=100_000)
 metrics = train_run("gail", "CartPole-v1", "runs/gail", cfg, demos="demos.npz")
@@ -84,9 +85,10 @@ def train_run(
 ) -> dict[str, Any]:
     """GAIL, AIRL or GCL into a run directory, then the comparison with the expert.
 
-    The training state is checkpointed every 10 rounds (checkpoints/ALGO.pt); `resume`
-    continues an interrupted run from it (from the start when it has none yet). `seed` is
-    unused: the learner, discriminator and envs are seeded by `cfg.seed`.
+    The training state is checkpointed every `CHECKPOINT_EVERY` (10) rounds
+    (checkpoints/ALGO.pt); `resume` continues an interrupted run from it (from the start
+    when it has none yet). `seed` is unused: the learner, discriminator and envs are
+    seeded by `cfg.seed`.
     """
     entry = catalog.get(algo)
     cls, train = entry.config_class(), entry.train_fn()
@@ -107,8 +109,8 @@ def train_run(
                         eval_episodes=eval_episodes)  # fmt: skip
     run = open_run(out, config, overwrite, resume)
     transitions = flatten_trajectories(data.trajectories)
-    result = train(env_id, transitions, cfg, [CSVLogger(run / PROGRESS), *callbacks],
-                   checkpoint=run / CHECKPOINTS / f"{algo}.pt")  # fmt: skip
+    result = train(transitions, spaces, cfg, [CSVLogger(run / PROGRESS), *callbacks],
+                   env=env_id, checkpoint=run / CHECKPOINTS / f"{algo}.pt")  # fmt: skip
     save_sb3(result.model, run / SB3_POLICY)
     meaning = REWARD_MEANING[algo]
     if getattr(cfg, "reward_sign", "positive") == "negative":

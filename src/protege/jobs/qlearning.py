@@ -61,9 +61,10 @@ REWARD_MEANING = {
 }
 QLearningConfig = IQLearnConfig | SQILConfig
 CHECKPOINT = "qlearning.pt"  # in the run's checkpoints/ folder
-CHECKPOINT_EVERY = 1
-"""Progress rows between checkpoints: each row is already `log_every` steps and an
-evaluation, so saving the state (replay buffer included) at every row costs little."""
+ROWS_PER_CHECKPOINT = 1
+"""Progress rows between checkpoints, not the trainers' default `CHECKPOINT_EVERY` (10):
+each row is already `log_every` steps and an evaluation, so saving the state (replay
+buffer included) at every row costs little, and a killed run loses at most one row."""
 
 
 def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> QLearningConfig:
@@ -136,8 +137,9 @@ def train_run(
     transitions = flatten_trajectories(data.trajectories)
     evaluate = _progress_evaluator(env_id, expert) if cfg.eval_every > 0 else None
     logged = [CSVLogger(run / PROGRESS), *callbacks]
-    saving = (run / CHECKPOINTS / CHECKPOINT, CHECKPOINT_EVERY)
-    result = train(transitions, data.spaces, cfg, env, logged, evaluate, *saving)
+    result = train(transitions, data.spaces, cfg, logged, env=env, evaluate=evaluate,
+                   checkpoint=run / CHECKPOINTS / CHECKPOINT,
+                   checkpoint_every=ROWS_PER_CHECKPOINT)  # fmt: skip
     result.policy.save(run / POLICY)
     save_reward(result.reward, run, meaning=REWARD_MEANING[algo], algo=algo, gamma=cfg.gamma)
     training = {"env_steps": result.env_steps}

@@ -54,14 +54,14 @@ def test_off_policy_run_interrupted_between_checkpoints_resumes_from_the_last(
     path, every = tmp_path / "checkpoints" / "run.pt", cfg.disc_every
     first = Rows(stop_at=5)  # rounds 0-4 ran; the checkpoint holds rounds 0-3
     with pytest.raises(Interrupted):
-        train(env, demos, cfg, [first], checkpoint=path, checkpoint_every=2)
+        train(demos, None, cfg, [first], env=env, checkpoint=path, checkpoint_every=2)
     saved = load_checkpoint(path)
     assert len(saved["history"]) == 4
     assert saved["learner"]["counters"]["num_timesteps"] == 4 * every
     assert saved["learner"]["replay_buffer"]["pos"] == 4 * every
 
     second = Rows()
-    result = train(env, demos, cfg, [second], checkpoint=path, checkpoint_every=2)
+    result = train(demos, None, cfg, [second], env=env, checkpoint=path, checkpoint_every=2)
     assert [i for i, _ in second.rows] == list(range(8))  # replayed 0-3, then new 4-7
     np.testing.assert_equal(second.rows[:4], first.rows[:4])  # NaN return_mean included
     steps = [row["env_steps"] for row in result.history]

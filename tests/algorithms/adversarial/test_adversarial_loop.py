@@ -50,7 +50,7 @@ def test_episodes_of_different_lengths_and_terminal_states_train(absorbing: bool
     lengths = np.diff(np.concatenate([[-1], ends]))
     assert len(set(lengths.tolist())) > 5 and demos.terminated.any()
     cfg = GAILConfig(steps=2_048, absorbing=absorbing, seed=0)
-    result = train_gail("CartPole-v1", demos, cfg)
+    result = train_gail(demos, None, cfg, env="CartPole-v1")
     assert len(result.history) == 8  # one round per 256-step PPO rollout
     assert all(np.isfinite(row["disc_loss"]) for row in result.history)
     if absorbing:  # the reward reads the terminal flag: ending is scored on its own
@@ -71,7 +71,7 @@ def test_saved_reward_loads_standalone_and_gives_the_same_values(
     cartpole_demos: Transitions,
     tmp_path,  # noqa: ANN001
 ) -> None:
-    result = train("CartPole-v1", cartpole_demos, cfg)
+    result = train(cartpole_demos, None, cfg, env="CartPole-v1")
     save_reward(result.reward, tmp_path)
     d = cartpole_demos
     expected = result.reward.predict(d.obs, d.acts, d.next_obs, d.terminated)
@@ -95,7 +95,7 @@ def test_dict_observations_are_imitated(cue_env) -> None:  # noqa: ANN001
 
     demos = flatten_trajectories(rollout(make, expert, 10, seed=0))
     cfg = GAILConfig(steps=2_048, n_envs=4, learner_kwargs={"batch_size": 128}, seed=0)
-    result = train_gail(make, demos, cfg)
+    result = train_gail(demos, None, cfg, env=make)
     # the discriminator tells the untrained learner from the expert within a few rounds
     assert max(row["disc_accuracy"] for row in result.history) > 0.7
 
@@ -103,7 +103,7 @@ def test_dict_observations_are_imitated(cue_env) -> None:  # noqa: ANN001
 def test_dqn_learner_replays_with_the_current_reward(cartpole_demos: Transitions) -> None:
     cfg = GAILConfig(steps=1_500, learner="dqn", disc_every=250, seed=0,
                      learner_kwargs={"learning_starts": 500, "train_freq": 250})  # fmt: skip
-    result = train_gail("CartPole-v1", cartpole_demos, cfg)
+    result = train_gail(cartpole_demos, None, cfg, env="CartPole-v1")
     buffer = result.model.replay_buffer
     samples = buffer.sample(64)  # rewards come from the discriminator as it is now
     d = result.discriminator
@@ -128,7 +128,7 @@ def test_off_policy_learner_saves_to_a_zip_sb3_loads_alone(
 
     cfg = GAILConfig(steps=600, learner="dqn", disc_every=200, seed=0,
                      learner_kwargs={"learning_starts": 200, "train_freq": 200})  # fmt: skip
-    result = train_gail("CartPole-v1", cartpole_demos, cfg)
+    result = train_gail(cartpole_demos, None, cfg, env="CartPole-v1")
     # the relabelling buffer's reward function cannot be pickled: it is left out of the file
     save_sb3(result.model, tmp_path / "policy.zip")
     assert not (tmp_path / "policy.partial.zip").exists()
@@ -145,7 +145,7 @@ def test_sac_learner_gets_env_unit_actions_and_gradient_penalty_runs(
 ) -> None:
     cfg = AIRLConfig(steps=600, learner="sac", disc_every=100, grad_penalty=10.0, seed=0,
                      learner_kwargs={"learning_starts": 200})  # fmt: skip
-    result = train_airl("Pendulum-v1", pendulum_demos, cfg)
+    result = train_airl(pendulum_demos, None, cfg, env="Pendulum-v1")
     assert len(result.history) == 6
     assert all(np.isfinite(row["grad_penalty"]) and row["grad_penalty"] >= 0
                for row in result.history)  # fmt: skip
@@ -190,4 +190,8 @@ def test_bad_settings_are_config_errors(cartpole_demos: Transitions) -> None:
     with pytest.raises(ConfigError, match="disc_updates"):
         GAILConfig(disc_updates=0)
     with pytest.raises(ConfigError, match="sac needs Box"):
-        train_gail("CartPole-v1", cartpole_demos, GAILConfig(learner="sac"))
+        train_gail(cartpole_demos, None, GAILConfig(learner="sac"), env="CartPole-v1")
+    with pytest.raises(ConfigError, match="pass env="):  # the learner needs an env to act in
+        train_gail(cartpole_demos, env_spaces("CartPole-v1"), GAILConfig())
+    with pytest.raises(ConfigError, match="not the spaces of CartPole-v1"):
+        train_gail(cartpole_demos, env_spaces("Pendulum-v1"), GAILConfig(), env="CartPole-v1")

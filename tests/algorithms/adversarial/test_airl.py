@@ -15,7 +15,7 @@ def test_airl_ppo_reaches_475_on_cartpole_from_10_expert_episodes(
     cartpole_demos: Transitions,
 ) -> None:
     cfg = AIRLConfig(steps=100_000, eval_every=5_000, target_return=475, seed=0)
-    result = train_airl("CartPole-v1", cartpole_demos, cfg)
+    result = train_airl(cartpole_demos, None, cfg, env="CartPole-v1")
     stats = evaluate_returns("CartPole-v1", result.policy, episodes=20, seed=10_000)
     assert stats.mean >= 475, (stats, result.steps_to_target)
     # 65,024 env steps with one torch thread (under 60k with torch's default of two): the
@@ -24,7 +24,7 @@ def test_airl_ppo_reaches_475_on_cartpole_from_10_expert_episodes(
 
 
 def test_airl_state_only_reward_ignores_actions_and_shaping(cartpole_demos: Transitions) -> None:
-    result = train_airl("CartPole-v1", cartpole_demos, AIRLConfig(steps=2_048, seed=0))
+    result = train_airl(cartpole_demos, None, AIRLConfig(steps=2_048, seed=0), env="CartPole-v1")
     d = cartpole_demos
     g = result.reward.predict(d.obs, d.acts, d.next_obs, d.terminated)
     g_flipped = result.reward.predict(d.obs, 1 - d.acts, d.obs, d.terminated)

@@ -16,7 +16,7 @@ def test_gail_ppo_reaches_475_on_cartpole_from_10_expert_episodes(
     cartpole_demos: Transitions,
 ) -> None:
     cfg = GAILConfig(steps=100_000, eval_every=5_000, target_return=475, seed=0)
-    result = train_gail("CartPole-v1", cartpole_demos, cfg)
+    result = train_gail(cartpole_demos, None, cfg, env="CartPole-v1")
     stats = evaluate_returns("CartPole-v1", result.policy, episodes=20, seed=10_000)
     assert stats.mean >= 475, (stats, result.steps_to_target)
     # 60,160 env steps with one torch thread (under 60k with torch's default of two): the
@@ -31,7 +31,12 @@ def test_gail_ppo_reaches_475_on_cartpole_from_10_expert_episodes(
 def test_gail_reward_pays_the_expert_more_than_a_random_policy(
     cartpole_demos: Transitions,
 ) -> None:
-    result = train_gail("CartPole-v1", cartpole_demos, GAILConfig(steps=4_096, seed=0))
+    result = train_gail(
+        cartpole_demos,
+        env_spaces("CartPole-v1"),
+        GAILConfig(steps=4_096, seed=0),
+        env="CartPole-v1",
+    )
     rand = flatten_trajectories(
         rollout("CartPole-v1", RandomPolicy(env_spaces("CartPole-v1").action, 0), 50, seed=100)
     )
@@ -53,7 +58,7 @@ def test_gail_sac_reaches_90_percent_of_the_expert_on_pendulum_from_20_episodes(
     # -250 is a normalised score of ~0.9 on the in-training check seeds (expert ~-150,
     # random ~-1200); measured: reached after 4,096 env steps, final score ~1.0
     cfg = GAILConfig(steps=12_000, learner="sac", eval_every=2_000, target_return=-250, seed=0)
-    result = train_gail("Pendulum-v1", pendulum_demos, cfg)
+    result = train_gail(pendulum_demos, None, cfg, env="Pendulum-v1")
     expert = scripted_expert("Pendulum-v1").act
     comparison = compare_with_expert("Pendulum-v1", result.policy, expert, episodes=20)
     assert comparison.normalized_score >= 0.9, (comparison.metrics(), result.steps_to_target)

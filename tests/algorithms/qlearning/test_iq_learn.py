@@ -78,7 +78,7 @@ def test_offline_acrobot_from_10_episodes_matches_the_expert_within_its_std() ->
 def test_recovered_reward_scores_expert_transitions_above_random_ones() -> None:
     _, demos = expert_demos("CartPole-v1", 5)
     result = train_iq_learn(
-        demos, env_spaces("CartPole-v1"), IQLearnConfig(steps=3000), "CartPole-v1"
+        demos, env_spaces("CartPole-v1"), IQLearnConfig(steps=3000), env="CartPole-v1"
     )
     spaces = env_spaces("CartPole-v1")
     random = flatten_trajectories(

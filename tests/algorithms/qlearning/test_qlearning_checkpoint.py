@@ -92,13 +92,13 @@ def test_resumed_online_training_continues_its_steps_buffer_and_history(
     demos, spaces = demos_of(env_id), env_spaces(env_id)
     ckpt = tmp_path / "qlearning.pt"
     with pytest.raises(StopAt):
-        train(demos, spaces, cfg, env_id, [Kill(3)], checkpoint=ckpt, checkpoint_every=3)
+        train(demos, spaces, cfg, [Kill(3)], env=env_id, checkpoint=ckpt, checkpoint_every=3)
     saved = load_checkpoint(ckpt)
     assert saved["step"] == 150 and saved["buffer"]["size"] == 150
     if train is train_iq_learn:  # the running termination rate of its own transitions
         assert saved["update"]["learner_rate"] > 0
     record = Record()
-    resumed = train(demos, spaces, cfg, env_id, [record], checkpoint=ckpt, checkpoint_every=3)
+    resumed = train(demos, spaces, cfg, [record], env=env_id, checkpoint=ckpt, checkpoint_every=3)
     assert record.seen == list(range(6)) and resumed.env_steps == 300
     assert [r["step"] for r in resumed.history] == [50.0 * i for i in range(1, 7)]
     assert resumed.history[:3] == saved["history"]  # replayed, not trained again
@@ -111,7 +111,8 @@ def test_a_partial_save_left_by_a_kill_is_removed_on_resuming(tmp_path) -> None:
     partial = tmp_path / ".qlearning.pt.abc123.tmp"  # what atomic_write leaves when killed
     partial.write_bytes(b"half a checkpoint")
     cfg = IQLearnConfig(offline=True, steps=20, log_every=10, hidden=(8,))
-    train_iq_learn(demos_of("CartPole-v1"), env_spaces("CartPole-v1"), cfg, checkpoint=ckpt)
+    demos, spaces = demos_of("CartPole-v1"), env_spaces("CartPole-v1")
+    train_iq_learn(demos, spaces, cfg, checkpoint=ckpt, checkpoint_every=1)  # a save at each row
     assert not partial.exists() and load_checkpoint(ckpt)["step"] == 20
 
 

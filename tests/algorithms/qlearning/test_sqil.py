@@ -21,7 +21,7 @@ def expert_demos(env_id: str, episodes: int):  # noqa: ANN201
 @pytest.mark.slow
 def test_pendulum_from_20_episodes_reaches_90_percent_of_expert() -> None:
     expert, demos = expert_demos("Pendulum-v1", 20)
-    result = train_sqil(demos, env_spaces("Pendulum-v1"), SQILConfig(steps=5000), "Pendulum-v1")
+    result = train_sqil(demos, env_spaces("Pendulum-v1"), SQILConfig(steps=5000), env="Pendulum-v1")
     assert result.env_steps == 5000
     comparison = compare_with_expert("Pendulum-v1", result.policy, expert, episodes=20)
     assert comparison.normalized_score >= 0.9, comparison.metrics()
@@ -31,7 +31,7 @@ def test_pendulum_from_20_episodes_reaches_90_percent_of_expert() -> None:
 def test_cartpole_from_10_episodes_reaches_475_and_its_reward_prefers_the_expert() -> None:
     _, demos = expert_demos("CartPole-v1", 10)
     spaces = env_spaces("CartPole-v1")
-    result = train_sqil(demos, spaces, SQILConfig(steps=10_000), "CartPole-v1")
+    result = train_sqil(demos, spaces, SQILConfig(steps=10_000), env="CartPole-v1")
     stats = evaluate_returns("CartPole-v1", result.policy, episodes=20, seed=10_000)
     assert stats.mean >= 475, stats
     random = flatten_trajectories(rollout("CartPole-v1", RandomPolicy(spaces.action, 0), 20, 0))
@@ -67,7 +67,8 @@ def test_same_seed_same_policy_for_box_actions() -> None:
     _, demos = expert_demos("Pendulum-v1", 1)
     cfg = SQILConfig(steps=200, learning_starts=100, seed=2, hidden=(16,))
     a, b = (
-        train_sqil(demos, env_spaces("Pendulum-v1"), cfg, "Pendulum-v1").policy for _ in range(2)
+        train_sqil(demos, env_spaces("Pendulum-v1"), cfg, env="Pendulum-v1").policy
+        for _ in range(2)
     )
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)

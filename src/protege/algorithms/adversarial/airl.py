@@ -7,7 +7,7 @@ the disentangled form that transfers across dynamics) and a shaping potential h 
 absorbs the rest. The learner is paid the logit (an entropy-regularised f); with SAC, whose
 own entropy bonus plays -log π, it is paid f. The run saves g.
 
-    result = train_airl("CartPole-v1", demos, AIRLConfig(steps=100_000))
+    result = train_airl(demos, None, AIRLConfig(steps=100_000), env="CartPole-v1")
 """
 
 from __future__ import annotations
@@ -21,12 +21,9 @@ import torch.nn.functional as F
 
 from protege.algorithms.adversarial.config import AdversarialConfig
 from protege.algorithms.adversarial.discriminator import Discriminator, DiscriminatorBatch
-from protege.algorithms.adversarial.loop import (
-    CHECKPOINT_EVERY,
-    AdversarialResult,
-    train_adversarial,
-)
+from protege.algorithms.adversarial.loop import AdversarialResult, train_adversarial
 from protege.callbacks import Callback
+from protege.checkpoint import CHECKPOINT_EVERY
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
 from protege.rewards import MLPRewardNet, ShapedRewardNet
@@ -82,22 +79,29 @@ def learner_gamma(cfg: AdversarialConfig) -> float:
 
 
 def train_airl(
-    env: str | EnvFactory,
     demos: Transitions,
+    spaces: Spaces | None,
     cfg: AIRLConfig = AIRLConfig(),
     callbacks: Sequence[Callback] = (),
+    *,
+    env: str | EnvFactory | None = None,
     checkpoint: str | Path | None = None,
     checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> AdversarialResult:
-    """Recover a reward from `demos` by AIRL while training a learner on it."""
+    """Recover a reward from `demos` by AIRL while training a learner on it in `env`.
+
+    spaces: the env's, or None to take them from `env` (required: the learner acts in
+    it). Callbacks, checkpoint and checkpoint_every as in `train_adversarial`.
+    """
     gamma = cfg.gamma if cfg.gamma is not None else learner_gamma(cfg)
     return train_adversarial(
-        env,
         demos,
-        lambda spaces: AIRLDiscriminator(spaces, cfg, gamma),
-        airl_loss,
+        spaces,
         cfg,
         callbacks,
+        env=env,
+        make_disc=lambda s: AIRLDiscriminator(s, cfg, gamma),
+        loss=airl_loss,
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
     )

@@ -8,7 +8,7 @@ positive reward pays the learner to never finish; `reward_sign="negative"` pays
 log D(s, a) = -softplus(-logit) instead, zero for expert-like steps and negative elsewhere
 (Ho & Ermon's "favor zero expert reward" setting for those tasks).
 
-    result = train_gail("CartPole-v1", demos, GAILConfig(steps=100_000))
+    result = train_gail(demos, None, GAILConfig(steps=100_000), env="CartPole-v1")
     result.model.save("policy.zip"); save_reward(result.reward, "runs/gail")
 """
 
@@ -23,12 +23,9 @@ import torch.nn.functional as F
 
 from protege.algorithms.adversarial.config import AdversarialConfig
 from protege.algorithms.adversarial.discriminator import Discriminator, DiscriminatorBatch
-from protege.algorithms.adversarial.loop import (
-    CHECKPOINT_EVERY,
-    AdversarialResult,
-    train_adversarial,
-)
+from protege.algorithms.adversarial.loop import AdversarialResult, train_adversarial
 from protege.callbacks import Callback
+from protege.checkpoint import CHECKPOINT_EVERY
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
 from protege.errors import ConfigError
@@ -98,21 +95,28 @@ def gail_loss(
 
 
 def train_gail(
-    env: str | EnvFactory,
     demos: Transitions,
+    spaces: Spaces | None,
     cfg: GAILConfig = GAILConfig(),
     callbacks: Sequence[Callback] = (),
+    *,
+    env: str | EnvFactory | None = None,
     checkpoint: str | Path | None = None,
     checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> AdversarialResult:
-    """Imitate `demos` in `env` by GAIL; the result holds the SB3 learner and the reward."""
+    """Imitate `demos` in `env` by GAIL; the result holds the SB3 learner and the reward.
+
+    spaces: the env's, or None to take them from `env` (required: the learner acts in
+    it). Callbacks, checkpoint and checkpoint_every as in `train_adversarial`.
+    """
     return train_adversarial(
-        env,
         demos,
-        lambda spaces: GAILDiscriminator(spaces, cfg),
-        gail_loss,
+        spaces,
         cfg,
         callbacks,
+        env=env,
+        make_disc=lambda s: GAILDiscriminator(s, cfg),
+        loss=gail_loss,
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
     )

@@ -10,7 +10,7 @@ demonstrations, each weighted by the learner's density q = π(a|s). The learner 
 improved on r_θ (maximum-entropy: it is paid r - log π; with SAC, r). An L2 term on the
 rewards pins down their level, which the objective leaves free.
 
-    result = train_gcl("CartPole-v1", demos, GCLConfig(steps=100_000))
+    result = train_gcl(demos, None, GCLConfig(steps=100_000), env="CartPole-v1")
 """
 
 from __future__ import annotations
@@ -25,12 +25,9 @@ import torch
 
 from protege.algorithms.adversarial.config import AdversarialConfig
 from protege.algorithms.adversarial.discriminator import Discriminator, DiscriminatorBatch
-from protege.algorithms.adversarial.loop import (
-    CHECKPOINT_EVERY,
-    AdversarialResult,
-    train_adversarial,
-)
+from protege.algorithms.adversarial.loop import AdversarialResult, train_adversarial
 from protege.callbacks import Callback
+from protege.checkpoint import CHECKPOINT_EVERY
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
 from protege.nets import cat_tensor_obs
@@ -96,24 +93,32 @@ def gcl_loss(
 
 
 def train_gcl(
-    env: str | EnvFactory,
     demos: Transitions,
+    spaces: Spaces | None,
     cfg: GCLConfig = GCLConfig(),
     callbacks: Sequence[Callback] = (),
+    *,
+    env: str | EnvFactory | None = None,
     checkpoint: str | Path | None = None,
     checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> AdversarialResult:
-    """Fit a reward to `demos` by guided cost learning while training a learner on it."""
+    """Fit a reward to `demos` by guided cost learning while training a learner on it in
+    `env`.
+
+    spaces: the env's, or None to take them from `env` (required: the learner acts in
+    it). Callbacks, checkpoint and checkpoint_every as in `train_adversarial`.
+    """
     loss = functools.partial(
         gcl_loss, demos_in_samples=cfg.demos_in_samples, reward_l2=cfg.reward_l2
     )
     return train_adversarial(
-        env,
         demos,
-        lambda spaces: GCLDiscriminator(spaces, cfg),
-        loss,
+        spaces,
         cfg,
         callbacks,
+        env=env,
+        make_disc=lambda s: GCLDiscriminator(s, cfg),
+        loss=loss,
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
     )

@@ -18,8 +18,10 @@ paid) and their loss; both are passed in. This module is the plumbing between th
     protege.rl        the SB3 learner: building, checkpointing, pacing it in rounds
 
 With `checkpoint=`, the whole state (learner, optimisers, replay buffer, discriminator,
-window, generators, history) is saved to one file every `checkpoint_every` rounds, and a
-later call continues from it; episodes under way at the kill start over.
+window, generators, history) is saved to one file every `checkpoint_every` rounds
+(`protege.checkpoint.CHECKPOINT_EVERY`, 10, by default: 2,560 env steps with the default PPO
+rollout or disc_every), and a later call continues from it; episodes under way at the kill
+start over.
 """
 
 from __future__ import annotations
@@ -38,11 +40,11 @@ from protege.algorithms.adversarial.adversary import Adversary
 from protege.algorithms.adversarial.config import AdversarialConfig
 from protege.algorithms.adversarial.discriminator import Discriminator, Loss
 from protege.callbacks import Callback, CallbackList
-from protege.checkpoint import load_checkpoint, restoring, save_checkpoint
+from protege.checkpoint import CHECKPOINT_EVERY, load_checkpoint, restoring, save_checkpoint
 from protege.data.rollout import rollout
 from protege.data.types import Obs, Transitions
 from protege.envs import EnvFactory, Spaces, check_supported, make_env
-from protege.errors import DatasetError
+from protege.errors import ConfigError, DatasetError
 from protege.nets import resolve_device
 from protege.rewards import RewardNet, RewardVecEnvWrapper
 from protege.rl import (
@@ -58,9 +60,6 @@ from protege.rl import (
 CHECK_SEED = 20_000
 """In-training evaluations (`eval_every`) use episode seeds 20000, 20001, ...: apart from
 demonstration seeds (0, 1, ...) and the final evaluation's (10000, ...)."""
-
-CHECKPOINT_EVERY = 10
-"""Rounds between checkpoints: 2,560 env steps with the default PPO rollout or disc_every."""
 
 
 @dataclass
@@ -91,22 +90,46 @@ def env_spaces_of(env: str | EnvFactory) -> Spaces:
         e.close()
 
 
+def _learner_env(
+    env: str | EnvFactory | None, spaces: Spaces | None
+) -> tuple[str | EnvFactory, Spaces]:
+    """The env the learner acts in and its spaces, checked: this family needs an env, and
+    `spaces`, when given, must be the env's (the discriminator is built for them)."""
+    if env is None:
+        raise ConfigError(
+            "adversarial imitation trains a learner in the environment: pass env= (a "
+            "Gymnasium id or a zero-argument builder)"
+        )
+    actual = env_spaces_of(env)
+    if spaces is not None and spaces != actual:
+        raise ConfigError(
+            f"spaces {spaces} are not the spaces of {env} ({actual}); pass the env's, or "
+            "None to take them from the env"
+        )
+    return env, actual
+
+
 def train_adversarial(
-    env: str | EnvFactory,
     demos: Transitions,
-    make_disc: Callable[[Spaces], Discriminator],
-    loss: Loss,
+    spaces: Spaces | None,
     cfg: AdversarialConfig,
     callbacks: Sequence[Callback] = (),
+    *,
+    env: str | EnvFactory | None = None,
+    make_disc: Callable[[Spaces], Discriminator],
+    loss: Loss,
     checkpoint: str | Path | None = None,
     checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> AdversarialResult:
     """Alternate learner rollouts on the discriminator's reward and discriminator rounds.
 
-    env: a Gymnasium id or a zero-argument builder (the learner's envs and evaluations).
-    make_disc: builds the algorithm's discriminator for the env's spaces (after seeding).
     demos: expert transitions in the env's spaces (`protege.data.flatten_trajectories`);
         `terminated` marks terminal next states, so episodes of any length mix freely.
+    spaces: the env's spaces, or None to take them from the env.
+    env: a Gymnasium id or a zero-argument builder (the learner's envs and evaluations);
+        required, as a keyword to match every trainer's signature.
+    make_disc: builds the algorithm's discriminator for the env's spaces (after seeding).
+    loss: the discriminator's loss on an expert and a learner batch.
     Callbacks get `on_start(steps, "env step")` and one `on_iteration` per round whose row
     holds `env_steps`, the learner's recent true `return_mean`, `disc_loss`,
     `disc_accuracy`, `expert_reward` / `learner_reward` (the saved reward's minibatch
@@ -117,7 +140,7 @@ def train_adversarial(
     """
     if len(demos) == 0:
         raise DatasetError("the demonstrations hold no transitions; record some episodes")
-    spaces = env_spaces_of(env)
+    env, spaces = _learner_env(env, spaces)
     check_learner(cfg.learner, spaces.action, str(env))
     torch.manual_seed(cfg.seed)
     disc = make_disc(spaces).to(resolve_device(cfg.device))

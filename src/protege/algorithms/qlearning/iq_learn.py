@@ -33,6 +33,7 @@ from protege.algorithms.qlearning.loop import Evaluate, Update, run_offline, run
 from protege.algorithms.qlearning.reward import SoftQReward
 from protege.algorithms.replay import TensorTransitions, concat
 from protege.callbacks import Callback
+from protege.checkpoint import CHECKPOINT_EVERY
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
 from protege.errors import ConfigError
@@ -258,14 +259,17 @@ def train_iq_learn(
     demos: Transitions,
     spaces: Spaces,
     cfg: IQLearnConfig = IQLearnConfig(),
-    env: str | EnvFactory | None = None,
     callbacks: Sequence[Callback] = (),
+    *,
+    env: str | EnvFactory | None = None,
     evaluate: Evaluate | None = None,
     checkpoint: str | Path | None = None,
-    checkpoint_every: int = 1,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> IQLearnResult:
     """Learn a soft Q-function whose policy imitates `demos`; online needs `env`.
 
+    spaces: the spaces `demos` and the policy live in (the env's, online).
+    env: a Gymnasium id or a zero-argument builder; unused offline.
     evaluate: called with the current policy at progress rows (every `eval_every`); what
         it returns joins the row (e.g. return_mean), its time is not training time.
     checkpoint: a file for the whole training state, saved every `checkpoint_every`
@@ -275,7 +279,7 @@ def train_iq_learn(
     if len(demos) == 0:
         raise ConfigError("IQ-Learn needs at least one demonstration step")
     if not cfg.offline and env is None:
-        raise ConfigError("online IQ-Learn needs an environment; pass env or set offline=True")
+        raise ConfigError("online IQ-Learn needs an environment; pass env= or set offline=True")
     device = resolve_device(cfg.device)
     learner = make_learner(spaces, cfg.hidden, cfg.alpha, cfg.lr, cfg.actor_lr, cfg.seed, device)
     expert = preprocessed_demos(demos, spaces, device)

@@ -27,7 +27,7 @@ import torch
 from protege.algorithms.qlearning.learner import SoftQLearner, preprocessed
 from protege.algorithms.replay import ReplayBuffer, TensorTransitions
 from protege.callbacks import Callback, CallbackList
-from protege.checkpoint import load_checkpoint, restoring, save_checkpoint
+from protege.checkpoint import CHECKPOINT_EVERY, load_checkpoint, restoring, save_checkpoint
 from protege.data.rollout import Policy
 from protege.data.types import obs_stack
 from protege.envs import EnvFactory, make_env
@@ -213,7 +213,7 @@ def run_offline(
     callbacks: Sequence[Callback] = (),
     evaluate: Evaluate | None = None,
     checkpoint: str | Path | None = None,
-    checkpoint_every: int = 1,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> LoopResult:
     """`cfg.steps` updates on expert minibatches; no environment is built or stepped.
 
@@ -247,7 +247,7 @@ def run_online(
     callbacks: Sequence[Callback] = (),
     evaluate: Evaluate | None = None,
     checkpoint: str | Path | None = None,
-    checkpoint_every: int = 1,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> LoopResult:
     """`cfg.steps` env steps of the soft policy; updates mix expert and replayed transitions.
 

@@ -27,6 +27,7 @@ from protege.algorithms.qlearning.loop import Evaluate, Update, run_online
 from protege.algorithms.qlearning.reward import SoftQReward
 from protege.algorithms.replay import TensorTransitions, concat
 from protege.callbacks import Callback
+from protege.checkpoint import CHECKPOINT_EVERY
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
 from protege.errors import ConfigError
@@ -125,14 +126,18 @@ def train_sqil(
     demos: Transitions,
     spaces: Spaces,
     cfg: SQILConfig = SQILConfig(),
-    env: str | EnvFactory | None = None,
     callbacks: Sequence[Callback] = (),
+    *,
+    env: str | EnvFactory | None = None,
     evaluate: Evaluate | None = None,
     checkpoint: str | Path | None = None,
-    checkpoint_every: int = 1,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> SQILResult:
     """Soft Q-learning on expert (reward 1) and own (reward 0) transitions in `env`.
 
+    spaces: the env's (those of `demos` and of the policy).
+    env: a Gymnasium id or a zero-argument builder; required (SQIL is online only), a
+        keyword to match every trainer's signature.
     evaluate: called with the current policy at progress rows (every `eval_every`); what
         it returns joins the row (e.g. return_mean), its time is not training time.
     checkpoint: a file for the whole training state (networks, optimisers, replay buffer,
@@ -142,7 +147,9 @@ def train_sqil(
     if len(demos) == 0:
         raise ConfigError("SQIL needs at least one demonstration step")
     if env is None:
-        raise ConfigError("SQIL learns from its own transitions too: it needs an environment")
+        raise ConfigError(
+            "SQIL learns from its own transitions too: it needs an environment; pass env="
+        )
     device = resolve_device(cfg.device)
     learner = make_learner(spaces, cfg.hidden, cfg.alpha, cfg.lr, cfg.actor_lr, cfg.seed, device)
     expert = preprocessed_demos(demos, spaces, device)
