@@ -89,6 +89,7 @@ def protege_worker(n: int, horizon: int, dump: str | None) -> dict[str, Any]:
     import scipy.sparse as sp
 
     from protege.algorithms.tabular.maxent import MaxEntConfig, maxent_irl
+    from protege.callbacks import Callback
     from protege.envs.tabular import soft_value_iteration, state_occupancy
 
     t0 = time.perf_counter()
@@ -115,7 +116,12 @@ def protege_worker(n: int, horizon: int, dump: str | None) -> dict[str, Any]:
     stamps: list[float] = []
     iterations = max(3, min(30, int(1e7 / (S * horizon))))
     cfg = MaxEntConfig(max_iterations=iterations + 1, tol=0.0)
-    maxent_irl(mdp, expert, cfg, on_iteration=lambda rec: stamps.append(time.perf_counter()))
+
+    class Stamp(Callback):
+        def on_iteration(self, i: int, metrics: dict[str, float]) -> None:
+            stamps.append(time.perf_counter())
+
+    maxent_irl(expert, None, cfg, [Stamp()], env=mdp)
     mce_s = float(np.median(np.diff(stamps)))
     return {
         "n": n,

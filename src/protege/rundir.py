@@ -21,6 +21,8 @@ from protege.errors import RunDirError
 
 CONFIG, METRICS, POLICY, PROGRESS = "config.json", "metrics.json", "policy.pt", "progress.csv"
 SB3_POLICY = "policy.zip"  # the policy of a run whose learner is an SB3 model
+BEST_POLICY, BEST_SB3_POLICY = "policy_best.pt", "policy_best.zip"
+"""The best policy of the in-training evaluations, beside the final one (`policy.*`)."""
 REWARD = "reward"  # learned rewards live under this name (see protege.rewards)
 
 

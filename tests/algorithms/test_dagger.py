@@ -42,7 +42,7 @@ def test_dagger_beats_bc_with_the_same_number_of_expert_labels_on_lunar_lander()
     expert = scripted_expert(env_id).act
     spaces = env_spaces(env_id)
     cfg = DAggerConfig(rounds=rounds, labels_per_round=labels, bc=CPU_BC)
-    dagger = train_dagger(env_id, expert, spaces, cfg)
+    dagger = train_dagger(expert, spaces, cfg, env=env_id)
     assert dagger.history[-1]["labels"] == rounds * labels
     # BC gets the same 2,000 labels as whole expert episodes, the way demonstrations come
     demos = rollout(env_id, expert, 10**9, seed=0, n_envs=1, max_steps=rounds * labels)
@@ -59,7 +59,9 @@ def test_cartpole_reaches_475_within_5_rounds_of_2000_labels() -> None:
     def evaluate(policy) -> dict[str, float]:  # noqa: ANN001
         return {"return_mean": evaluate_returns("CartPole-v1", policy, 10, 10_000).mean}
 
-    result = train_dagger("CartPole-v1", expert, env_spaces("CartPole-v1"), cfg, evaluate=evaluate)
+    result = train_dagger(
+        expert, env_spaces("CartPole-v1"), cfg, env="CartPole-v1", evaluate=evaluate
+    )
     assert [row["labels"] for row in result.history] == [2000, 4000, 6000, 8000, 10000]
     assert [row["beta"] for row in result.history] == [1.0, 0.5, 0.25, 0.125, 0.0625]
     assert max(row["return_mean"] for row in result.history) >= 475
@@ -77,7 +79,7 @@ def test_stochastic_callable_expert_is_queried_on_the_learners_states() -> None:
     np.random.seed(0)
     expert = CallableExpert(noisy_balance, name="noisy_balance")
     cfg = DAggerConfig(rounds=3, labels_per_round=1500, bc=CPU_BC)
-    result = train_dagger("CartPole-v1", expert, env_spaces("CartPole-v1"), cfg)
+    result = train_dagger(expert, env_spaces("CartPole-v1"), cfg, env="CartPole-v1")
     assert evaluate_returns("CartPole-v1", result.policy, 10, 10_000).mean >= 475
 
 
@@ -105,7 +107,7 @@ def test_interrupted_run_resumes_to_the_same_policy(tmp_path: Path) -> None:
     expert = scripted_expert("CartPole-v1").act
     spaces = env_spaces("CartPole-v1")
     cfg = DAggerConfig(rounds=3, labels_per_round=300, bc=BCConfig(epochs=5, device="cpu"))
-    whole = train_dagger("CartPole-v1", expert, spaces, cfg, tmp_path / "a", env_id="CartPole-v1")
+    whole = train_dagger(expert, spaces, cfg, env="CartPole-v1", checkpoint=tmp_path / "a")
     # a run killed during round 2 left rounds 0 and 1 on disk
     (tmp_path / "b").mkdir()
     for i in (0, 1):
@@ -118,7 +120,7 @@ def test_interrupted_run_resumes_to_the_same_policy(tmp_path: Path) -> None:
         return expert(obs)
 
     resumed = train_dagger(
-        "CartPole-v1", expert_counting, spaces, cfg, tmp_path / "b", env_id="CartPole-v1"
+        expert_counting, spaces, cfg, env="CartPole-v1", checkpoint=tmp_path / "b"
     )
     assert sum(calls) >= 300  # only round 2 was collected...
     assert sum(calls) <= 2 * 300  # ...acting and labelling 300 states, nothing more

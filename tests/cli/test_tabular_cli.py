@@ -259,5 +259,5 @@ def test_bayesian_irl_killed_mid_chain_resumes_to_the_uninterrupted_posterior(
     assert json.loads((out / "metrics.json").read_text())["iterations"] == 205
     cfg = build_config("bayesian-irl", iterations=20000)
     demos = load_trajectories(grid_demos).trajectories
-    whole = bayesian_irl(make_tabular("gridworld:5"), demos, cfg)
+    whole = bayesian_irl(demos, None, cfg, env=make_tabular("gridworld:5"))
     np.testing.assert_array_equal(np.load(out / "reward.npy"), whole.reward)

@@ -57,6 +57,8 @@ def test_threaded_mce_irl_learns_the_same_reward(monkeypatch: pytest.MonkeyPatch
     mdp = gridworld(6, slip=0.2, horizon=15, gamma=1.0)
     expert = state_occupancy(mdp, soft_value_iteration(mdp, 3.0 * mdp.reward).policy)
     cfg = MaxEntConfig(max_iterations=30, tol=0.0)
-    serial, threaded = serial_and_threaded(monkeypatch, 2, lambda: maxent_irl(mdp, expert, cfg))
+    serial, threaded = serial_and_threaded(
+        monkeypatch, 2, lambda: maxent_irl(expert, None, cfg, env=mdp)
+    )
     np.testing.assert_allclose(threaded.reward, serial.reward, atol=1e-10, rtol=0)
     assert threaded.history[-1]["occupancy_l1"] < 0.5 * threaded.history[0]["occupancy_l1"]

@@ -342,7 +342,7 @@ def test_hg_dagger_rounds_label_only_what_the_person_did(tmp_path: Path) -> None
     env = make_env(env_id, render_mode="rgb_array")
     try:
         collect = human_collector(env, teleop, cfg.labels_per_round, on_frame)
-        result = train_dagger(env_id, None, spaces, cfg, tmp_path, env_id=env_id, collect=collect)
+        result = train_dagger(None, spaces, cfg, env=env_id, checkpoint=tmp_path, collect=collect)
     finally:
         teleop.close()
         env.close()

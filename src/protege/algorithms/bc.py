@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from protege.callbacks import Callback, CallbackList
-from protege.checkpoint import load_checkpoint, restoring, save_checkpoint
+from protege.checkpoint import CHECKPOINT_EVERY, load_checkpoint, restoring, save_checkpoint
 from protege.data.types import Transitions
-from protege.envs import Spaces
+from protege.envs import EnvFactory, Spaces
 from protege.errors import ConfigError
 from protege.nets import TensorObs, index_tensor_obs, obs_to_tensor, resolve_device
 from protege.policies import ActorPolicy, PolicyArch
@@ -109,16 +109,21 @@ def train_bc(
     spaces: Spaces,
     cfg: BCConfig = BCConfig(),
     callbacks: Sequence[Callback] = (),
-    policy: ActorPolicy | None = None,
+    *,
+    env: str | EnvFactory | None = None,
     checkpoint: str | Path | None = None,
-    checkpoint_every: int = 10,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    policy: ActorPolicy | None = None,
 ) -> BCResult:
     """Fit a policy to the expert's (observation, action) pairs by maximum likelihood.
 
-    policy: start from this policy (e.g. DAgger's previous round) instead of a fresh one.
+    Callbacks get `on_start(epochs, "epoch")`, one `on_iteration` per epoch and `on_end`.
+    env: unused, accepted for the trainers' common signature: BC never steps an env, it
+        learns from `demos` alone.
     checkpoint: a file for the whole training state, saved every `checkpoint_every` epochs;
         when it exists, training resumes from it (the saved epochs' rows are replayed to
         the callbacks) and ends with the same policy as a run never stopped.
+    policy: start from this policy (e.g. DAgger's previous round) instead of a fresh one.
     """
     if len(demos) == 0:
         raise ConfigError("behavioral cloning needs at least one demonstration step")

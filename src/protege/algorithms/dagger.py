@@ -143,30 +143,41 @@ def round_path(rounds_dir: Path, i: int) -> Path:
 
 
 def train_dagger(
-    env: str | EnvFactory,
     expert: Policy | None,
     spaces: Spaces,
     cfg: DAggerConfig = DAggerConfig(),
-    rounds_dir: str | Path | None = None,
-    evaluate: Callable[[Policy], dict[str, float]] | None = None,
     callbacks: Sequence[Callback] = (),
-    env_id: str | None = None,
+    *,
+    env: str | EnvFactory,
+    checkpoint: str | Path | None = None,
+    evaluate: Callable[[Policy], dict[str, float]] | None = None,
     collect: Collect | None = None,
 ) -> DAggerResult:
-    """Run DAgger; with `rounds_dir`, each round's labels are saved and reused on resume.
+    """Run DAgger: `cfg.rounds` rounds of roll out, label, aggregate and re-fit by BC.
+
+    The trainers' common signature with the family's one difference: DAgger learns from an
+    expert it queries, not from a dataset, so the first argument, the source of the
+    demonstrations, is that expert rather than recorded demos.
 
     expert: a batched policy that labels states (any callable, stochastic or not); None
         when `collect` gathers the labels itself (a person, HG-DAgger).
+    env: the env id or factory the rounds are rolled out in; an id is also recorded in
+        each round's saved labels.
+    checkpoint: the rounds directory: each round's labels are written there before the
+        fit (that is the round's checkpoint) and reused on resume, so an interrupted run
+        ends with the same policy as one never stopped.
+    callbacks: `on_start(rounds, "round")`, one `on_iteration` per round, `on_end`.
     evaluate: called on the policy after each round (e.g. return and normalised score);
         its metrics join that round's history row.
     collect: where each round's labels come from (default: `expert_collector`).
     """
+    env_id = env if isinstance(env, str) else None
     if collect is None:
         if expert is None:
             raise ConfigError("DAgger needs an expert policy or a collect function")
         collect = expert_collector(env, expert, cfg.labels_per_round, cfg.seed)
     cb = CallbackList(callbacks)
-    rounds_path = Path(rounds_dir) if rounds_dir is not None else None
+    rounds_path = Path(checkpoint) if checkpoint is not None else None
     if rounds_path is not None:
         rounds_path.mkdir(parents=True, exist_ok=True)
     data: list[Trajectory] = []

@@ -73,8 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     except (KeyboardInterrupt, Abort):
         err_console.print("interrupted")
         sys.exit(130)
-    if isinstance(code, int) and code != 0:  # `--help` and the like return their exit code
-        sys.exit(code)
+    sys.exit(code if isinstance(code, int) else 0)  # as Click's standalone mode does
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from protege.jobs import catalog
 from protege.jobs.common import (
     CHECKPOINTS,
     EVAL_SEED,
+    best_metrics,
     configure,
     default_expert,
     evaluate_against_expert,
@@ -48,7 +49,7 @@ from protege.jobs.common import (
 )
 from protege.rewards import RewardFn, save_reward
 from protege.rl import ALGOS, check_learner, save_sb3
-from protege.rundir import PROGRESS, SB3_POLICY
+from protege.rundir import BEST_SB3_POLICY, PROGRESS, SB3_POLICY
 
 REWARD_MEANING = {
     "gail": "-log(1 - D(s, a)), GAIL's reward for the learner (higher = more expert-like)",
@@ -112,12 +113,17 @@ def train_run(
     result = train(transitions, spaces, cfg, [CSVLogger(run / PROGRESS), *callbacks],
                    env=env_id, checkpoint=run / CHECKPOINTS / f"{algo}.pt")  # fmt: skip
     save_sb3(result.model, run / SB3_POLICY)
+    if result.best.state is not None:  # the best in-training evaluation's weights
+        final = {k: v.detach().clone() for k, v in result.model.policy.state_dict().items()}
+        result.model.policy.load_state_dict(result.best.state)
+        save_sb3(result.model, run / BEST_SB3_POLICY)
+        result.model.policy.load_state_dict(final)
     meaning = REWARD_MEANING[algo]
     if getattr(cfg, "reward_sign", "positive") == "negative":
         meaning = "log D(s, a), GAIL's reward with reward_sign=negative (0 = expert-like)"
     save_reward(result.reward, run, meaning=meaning, algo=algo)
     expert_policy = load_expert(expert, env_id) if expert is not None else None
-    training: dict[str, Any] = {"env_steps": result.env_steps}
+    training: dict[str, Any] = {"env_steps": result.env_steps, **best_metrics(result.best)}
     training.update(reward_correlation(env_id, result.reward.predict, result.policy, expert_policy))
     return evaluate_against_expert(run, eval_episodes, result.train_seconds, training=training)
 

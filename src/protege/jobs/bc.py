@@ -54,8 +54,9 @@ def train_run(
 ) -> dict[str, Any]:
     """Behavioral cloning into a run directory, then the comparison with the expert.
 
-    The training state is checkpointed every 10 epochs (checkpoints/bc.pt); `resume`
-    continues an interrupted run from it. `seed` is unused: BC is seeded by `cfg.seed`.
+    The training state is checkpointed every `CHECKPOINT_EVERY` (10) epochs
+    (checkpoints/bc.pt); `resume` continues an interrupted run from it. `seed` is unused:
+    BC is seeded by `cfg.seed`.
     """
     if demos is None:
         raise ConfigError("bc learns from demonstrations; pass --demos PATH")
@@ -67,7 +68,7 @@ def train_run(
     transitions = flatten_trajectories(data.trajectories)
     result = train_bc(
         transitions, data.spaces, cfg, [CSVLogger(run / PROGRESS), *callbacks],
-        checkpoint=run / CHECKPOINTS / "bc.pt",
+        env=env_id, checkpoint=run / CHECKPOINTS / "bc.pt",
     )  # fmt: skip
     result.policy.save(run / POLICY)
     return evaluate_against_expert(run, eval_episodes, train_seconds=result.train_seconds)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 import protege
+from protege.algorithms.best import BestSoFar
 from protege.algorithms.dagger import round_path
 from protege.config import apply_overrides
 from protege.data.rollout import Policy, rollout
@@ -39,6 +40,8 @@ from protege.experts.scripted import SCRIPTED_EXPERTS
 from protege.jobs.catalog import Algorithm
 from protege.policies import ActorPolicy
 from protege.rundir import (
+    BEST_POLICY,
+    BEST_SB3_POLICY,
     CONFIG,
     METRICS,
     POLICY,
@@ -295,6 +298,17 @@ def evaluate_against_expert(
         env_id, policy, expert_ref, episodes, seed, transitions, on_episode=on_episode
     )
     metrics: dict[str, Any] = dict(comparison.metrics())
+    if (run / BEST_POLICY).is_file() or (run / BEST_SB3_POLICY).is_file():
+        best = compare_with_expert(env_id, load_run_policy(run, best=True), expert_ref,
+                                   episodes, seed, transitions)  # fmt: skip
+        metrics["best"] = {
+            k: best.metrics()[k] for k in ("return_mean", "return_std", "normalized_score")
+        }
+        metrics["policy_files"] = (
+            "policy.* is the final policy; policy_best.* the best of the in-training "
+            "evaluations (best_eval_return, at env step or update best_eval_step), measured "
+            "here in 'best'"
+        )
     metrics["expert_source"] = config.get("expert") or "demonstrations"
     metrics["demo_episodes"] = len(demos.trajectories)
     metrics["demo_steps"] = len(transitions)
@@ -312,6 +326,14 @@ def evaluate_against_expert(
     return metrics
 
 
+def best_metrics(best: BestSoFar) -> dict[str, Any]:
+    """What training measured of its best policy: the in-training evaluation's return and
+    when it was reached (nothing when the trainer never evaluated)."""
+    if best.state is None:
+        return {}
+    return {"best_eval_return": best.score, "best_eval_step": best.step}
+
+
 def _previous_metrics(run: Path) -> dict[str, Any]:
     """What an earlier evaluation and the training measured, kept by a re-evaluation; a
     damaged metrics.json is replaced by the new measurement rather than blocking it."""
@@ -323,19 +345,20 @@ def _previous_metrics(run: Path) -> dict[str, Any]:
         return {}
 
 
-def load_run_policy(run: Path) -> Policy:
+def load_run_policy(run: Path, best: bool = False) -> Policy:
     """A run's policy: `policy.pt` (protege's ActorPolicy) or `policy.zip` (an SB3 model),
-    refused in one line when it was made for other spaces than the run's env (a file copied
-    from another run)."""
+    or with `best` the best in-training evaluation's (`policy_best.*`); refused in one line
+    when it was made for other spaces than the run's env (a file copied from another run)."""
     env_id = read_config(run)["env"]
-    if (run / POLICY).is_file():
-        policy = ActorPolicy.load(run / POLICY)
-        _check_policy_spaces(run / POLICY, policy.spaces, env_id)
+    torch_file, sb3_file = (BEST_POLICY, BEST_SB3_POLICY) if best else (POLICY, SB3_POLICY)
+    if (run / torch_file).is_file():
+        policy = ActorPolicy.load(run / torch_file)
+        _check_policy_spaces(run / torch_file, policy.spaces, env_id)
         return policy
-    if (run / SB3_POLICY).is_file():
-        model = load_sb3_model(run / SB3_POLICY)
+    if (run / sb3_file).is_file():
+        model = load_sb3_model(run / sb3_file)
         _check_policy_spaces(
-            run / SB3_POLICY, Spaces(model.observation_space, model.action_space), env_id
+            run / sb3_file, Spaces(model.observation_space, model.action_space), env_id
         )
         return SB3Expert(model)
     raise RunDirError(

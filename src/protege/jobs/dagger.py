@@ -109,8 +109,8 @@ def train_run(
         collect = human_collector(env, teleop, cfg.labels_per_round, on_frame)
     try:
         result = train_dagger(
-            env_id, expert_policy, spaces, cfg, run / ROUNDS, evaluate,
-            [CSVLogger(run / PROGRESS), *callbacks], env_id=env_id, collect=collect,
+            expert_policy, spaces, cfg, [CSVLogger(run / PROGRESS), *callbacks],
+            env=env_id, checkpoint=run / ROUNDS, evaluate=evaluate, collect=collect,
         )  # fmt: skip
     finally:
         if human:

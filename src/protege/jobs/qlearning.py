@@ -21,6 +21,7 @@ checkpoints/   qlearning.pt: the whole training state at the last progress row, 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from protege.experts import load_expert
 from protege.jobs import catalog
 from protege.jobs.common import (
     CHECKPOINTS,
-    EVAL_SEED,
+    best_metrics,
     configure,
     default_expert,
     evaluate_against_expert,
@@ -46,13 +47,13 @@ from protege.jobs.common import (
     run_job,
 )
 from protege.rewards import save_reward
-from protege.rundir import (
-    POLICY,
-    PROGRESS,
-)
+from protege.rundir import BEST_POLICY, POLICY, PROGRESS
 
 PROGRESS_EPISODES = 5
-"""Evaluation episodes behind each progress row's return_mean (seeds EVAL_SEED...)."""
+"""Evaluation episodes behind each progress row's return_mean (seeds PROGRESS_SEED...)."""
+PROGRESS_SEED = 20_000
+"""Progress evaluations, which choose the best policy, use seeds apart from the final
+comparison's (EVAL_SEED), so that choice is not fitted to the test."""
 REWARD_MEANING = {
     "iq-learn": "r = Q(s,a) - gamma*(1-done)*V(s'), IQ-Learn's recovered reward (inverse "
     "soft Bellman operator); at a terminal step Q(s,a), which holds the absorbing value",
@@ -82,15 +83,15 @@ def _progress_evaluator(env_id: str, expert: str | None) -> Any:
     """Return (and normalised score, where an expert can be run) on PROGRESS_EPISODES."""
     spaces = env_spaces(env_id)
     random = evaluate_returns(
-        env_id, RandomPolicy(spaces.action, EVAL_SEED), PROGRESS_EPISODES, EVAL_SEED
+        env_id, RandomPolicy(spaces.action, PROGRESS_SEED), PROGRESS_EPISODES, PROGRESS_SEED
     )
     expert_mean = None
     if expert is not None:
         reference = load_expert(expert, env_id)
-        expert_mean = evaluate_returns(env_id, reference, PROGRESS_EPISODES, EVAL_SEED).mean
+        expert_mean = evaluate_returns(env_id, reference, PROGRESS_EPISODES, PROGRESS_SEED).mean
 
     def evaluate(policy: Policy) -> dict[str, float]:
-        stats = evaluate_returns(env_id, policy, PROGRESS_EPISODES, EVAL_SEED)
+        stats = evaluate_returns(env_id, policy, PROGRESS_EPISODES, PROGRESS_SEED)
         row = {"return_mean": stats.mean}
         if expert_mean is not None:
             row["normalized_score"] = normalized_score(stats.mean, expert_mean, random.mean)
@@ -141,6 +142,10 @@ def train_run(
                    checkpoint=run / CHECKPOINTS / CHECKPOINT,
                    checkpoint_every=ROWS_PER_CHECKPOINT)  # fmt: skip
     result.policy.save(run / POLICY)
+    if result.best.state is not None:  # the best progress evaluation's weights
+        best = copy.deepcopy(result.policy)
+        best.load_state_dict(result.best.state)
+        best.save(run / BEST_POLICY)
     save_reward(result.reward, run, meaning=REWARD_MEANING[algo], algo=algo, gamma=cfg.gamma)
-    training = {"env_steps": result.env_steps}
+    training: dict[str, Any] = {"env_steps": result.env_steps, **best_metrics(result.best)}
     return evaluate_against_expert(run, eval_episodes, result.train_seconds, training=training)

@@ -27,9 +27,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from protege.algorithms.tabular.bayesian import BayesianIRLConfig
 from protege.algorithms.tabular.demos import demo_occupancy
-from protege.callbacks import Callback, CallbackList, CSVLogger
+from protege.callbacks import Callback, CSVLogger
 from protege.data.storage import Demonstrations
 from protege.data.types import flatten_trajectories
 from protege.envs import is_tabular_spec
@@ -91,14 +90,6 @@ def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> Any:
     return configure(entry, overrides, **flags)
 
 
-def _total(cfg: Any, entry: catalog.Algorithm) -> int:
-    """Progress steps at most: iterations, or MCMC steps for Bayesian IRL."""
-    if isinstance(cfg, BayesianIRLConfig):
-        return cfg.burn_in + cfg.n_samples * cfg.thin
-    field = entry.flags.get("iterations")
-    return int(getattr(cfg, field)) if field else 1
-
-
 def tabular_mdp(env_id: str) -> TabularMDP:
     """The exact MDP of ENV, the one the algorithms plan in (`make_tabular`)."""
     return make_tabular(env_id)
@@ -146,8 +137,9 @@ def train_run(
 ) -> dict[str, Any]:
     """Tabular IRL into a run directory, then the comparison with the optimal expert.
 
-    Every algorithm but LP IRL (one solve) checkpoints to checkpoints/irl.pt, every 10
-    iterations (Bayesian IRL: every 1000 MCMC steps); `resume` continues from there.
+    Every algorithm but LP IRL (one solve) checkpoints to checkpoints/irl.pt, every
+    `CHECKPOINT_EVERY` (10) progress rows: iterations, or for Bayesian IRL rows of 100 MCMC
+    steps, so every 1000 steps; `resume` continues from there.
     expert: unused, the expert is the optimal policy of the known dynamics. seed: seeds
     the sampled evaluation of the learned (stochastic) policy.
     """
@@ -163,26 +155,18 @@ def train_run(
     # config.json's key order of earlier runs: seed before eval_episodes
     config = {k: config[k] for k in ("algo", "env", "demos", "expert", "seed", *config)}
     run = open_run(out, config, overwrite, resume)
-    extra = {"checkpoint": run / CHECKPOINTS / "irl.pt"} if entry.resumable else {}
+    checkpoint = run / CHECKPOINTS / "irl.pt" if entry.resumable else None
     fit = entry.train_fn()
-
-    progress = CallbackList([CSVLogger(run / PROGRESS), *callbacks])
-    progress.on_start(_total(cfg, entry), entry.unit)
+    # the trainer reports to the callbacks: on_start(total, unit), one row per record with
+    # its `seconds`, on_end (also when it fails)
     start = time.perf_counter()
-    records: list[dict[str, float]] = []
-
-    def on_iteration(record: dict[str, float]) -> None:
-        # Bayesian IRL records every 100th MCMC step; the others record every iteration.
-        step = int(record["iteration"]) if entry.unit == "step" else len(records)
-        records.append({**record, "seconds": time.perf_counter() - start})
-        progress.on_iteration(step, records[-1])
-
     try:
-        result = fit(mdp, data.trajectories, cfg, on_iteration=on_iteration, **extra)
+        result = fit(
+            data.trajectories, data.spaces, cfg, [CSVLogger(run / PROGRESS), *callbacks],
+            env=mdp, checkpoint=checkpoint,
+        )  # fmt: skip
     except DatasetError as exc:
         raise DatasetError(f"{demos_path}: {exc}") from None
-    finally:
-        progress.on_end(records[-1] if records else {})
     train_seconds = time.perf_counter() - start
 
     reward = np.asarray(result.reward, dtype=np.float64)

@@ -27,7 +27,7 @@ def test_apprenticeship_on_ng_russell_grid_ranks_goal_and_matches_mu(method):
     mdp = gridworld(5, slip=0.3, goals=[(0, 4)], gamma=0.9)
     eps = 1e-4
     result = apprenticeship_learning(
-        mdp, optimal_occupancy(mdp), ApprenticeshipConfig(method=method, epsilon=eps)
+        optimal_occupancy(mdp), None, ApprenticeshipConfig(method=method, epsilon=eps), env=mdp
     )
     assert result.converged and result.reward.argmax() == 4
     mu_policy = feature_expectations(mdp, state_occupancy(mdp, result.policy))
@@ -46,7 +46,10 @@ def test_apprenticeship_mixes_policies_to_match_a_stochastic_expert(method):
     expert = optimal_occupancy(mdp, 5.0 * mdp.reward, soft=True)  # inside the polytope
     eps = 1e-3
     result = apprenticeship_learning(
-        mdp, expert, ApprenticeshipConfig(method=method, epsilon=eps, max_iterations=200)
+        expert,
+        None,
+        ApprenticeshipConfig(method=method, epsilon=eps, max_iterations=200),
+        env=mdp,
     )
     assert result.converged and result.margin <= eps
     assert (result.mixture_weights > 0).sum() > 1
@@ -67,19 +70,22 @@ def test_closest_mixture_solves_the_simplex_qp():
 
 @pytest.mark.parametrize("method", ["max_margin", "projection"])
 def test_apprenticeship_resumed_from_its_checkpoint_ends_where_an_uninterrupted_fit_does(
-    tmp_path, count_calls, interrupt, method
+    tmp_path, count_calls, interrupt, calls, method
 ):
     mdp = gridworld(5, slip=0.3, goals=[(0, 4)], penalties=[(2, 2)], gamma=0.9)
     expert = optimal_occupancy(mdp, 5.0 * mdp.reward, soft=True)
     cfg = ApprenticeshipConfig(method=method, epsilon=0.0, max_iterations=25)
-    whole = apprenticeship_learning(mdp, expert, cfg)
+    whole = apprenticeship_learning(expert, None, cfg, env=mdp)
 
     ckpt = tmp_path / "irl.pt"
     # stopped after the checkpoint of iteration 10
-    interrupt(partial(apprenticeship_learning, mdp, expert, cfg, checkpoint=ckpt), at=13)
+    fit = partial(apprenticeship_learning, expert, None, cfg, env=mdp, checkpoint=ckpt)
+    interrupt(fit, at=13)
     rl_steps = count_calls(apprenticeship, "value_iteration")
     seen = []
-    resumed = apprenticeship_learning(mdp, expert, cfg, on_iteration=seen.append, checkpoint=ckpt)
+    resumed = apprenticeship_learning(
+        expert, None, cfg, [calls(seen.append)], env=mdp, checkpoint=ckpt
+    )
     assert [r["iteration"] for r in seen] == list(range(1, 26))  # 10 replayed, 15 new
     assert len(rl_steps) == 15
     assert resumed.history == whole.history

@@ -20,7 +20,7 @@ def test_posterior_mean_correlates_with_the_true_reward():
     cfg = BayesianIRLConfig(
         alpha=alpha, step=0.2, n_samples=3000, burn_in=1000, demo_weight=1000.0, seed=0
     )
-    result = bayesian_irl(mdp, demos, cfg)
+    result = bayesian_irl(demos, None, cfg, env=mdp)
     assert np.corrcoef(result.reward, mdp.reward)[0, 1] >= 0.8
     assert result.samples.shape == (3000, 25)
     assert 0.1 < result.acceptance_rate < 0.9
@@ -29,19 +29,19 @@ def test_posterior_mean_correlates_with_the_true_reward():
 
 
 def test_chain_resumed_from_its_checkpoint_is_bit_identical_to_an_uninterrupted_one(
-    tmp_path, count_calls, interrupt
+    tmp_path, count_calls, interrupt, calls
 ):
     mdp = gridworld(5, slip=0.2, goals=[(0, 4)], penalties=[(2, 2)], gamma=0.9)
     demos = state_action_occupancy(mdp, value_iteration(mdp).policy)
     cfg = BayesianIRLConfig(step=0.2, n_samples=600, burn_in=300, thin=2, seed=3)
-    whole = bayesian_irl(mdp, demos, cfg)
+    whole = bayesian_irl(demos, None, cfg, env=mdp)
 
     ckpt = tmp_path / "irl.pt"
     # stopped after the checkpoint of step 1000, in the sampling
-    interrupt(partial(bayesian_irl, mdp, demos, cfg, checkpoint=ckpt), at=1299)
+    interrupt(partial(bayesian_irl, demos, None, cfg, env=mdp, checkpoint=ckpt), at=1299)
     records_made = count_calls(bayesian, "state_occupancy")
     seen = []
-    resumed = bayesian_irl(mdp, demos, cfg, on_iteration=seen.append, checkpoint=ckpt)
+    resumed = bayesian_irl(demos, None, cfg, [calls(seen.append)], env=mdp, checkpoint=ckpt)
     assert [r["iteration"] for r in seen] == [99 + 100 * k for k in range(15)]
     assert len(records_made) == 5  # the 10 records up to step 1000 were replayed
     assert resumed.history == whole.history

@@ -17,7 +17,7 @@ def ng_russell_grid():  # noqa: ANN201
 @pytest.mark.parametrize("l1_penalty", [0.5, 1.05])
 def test_lp_irl_ranks_the_goal_highest(l1_penalty):
     mdp = ng_russell_grid()
-    result = lp_irl(mdp, optimal_occupancy(mdp), LPIRLConfig(l1_penalty=l1_penalty))
+    result = lp_irl(optimal_occupancy(mdp), None, LPIRLConfig(l1_penalty=l1_penalty), env=mdp)
     assert result.converged and result.reward.argmax() == 4
     assert result.reward[4] == pytest.approx(1.0)  # R_max
     assert np.all(np.abs(result.reward) <= 1.0 + 1e-9)
@@ -27,7 +27,7 @@ def test_lp_irl_ranks_the_goal_highest(l1_penalty):
 
 def test_lp_irl_refuses_finite_horizon_and_state_only_demos():
     with pytest.raises(ConfigError, match="discounted"):
-        lp_irl(gridworld(3, horizon=5, gamma=1.0), np.zeros((9, 4)))
+        lp_irl(np.zeros((9, 4)), env=gridworld(3, horizon=5, gamma=1.0))
     mdp = ng_russell_grid()
     with pytest.raises(DatasetError, match="state-action occupancy"):
-        lp_irl(mdp, optimal_occupancy(mdp).sum(axis=1))
+        lp_irl(optimal_occupancy(mdp).sum(axis=1), env=mdp)

@@ -30,7 +30,7 @@ def test_mce_irl_from_exact_occupancy_matches_it_to_1e_3(horizon, gamma):
     mdp = slippery_grid(horizon=horizon, gamma=gamma)
     expert = optimal_occupancy(mdp, soft=True)  # the soft-optimal expert MCE IRL models
     cfg = MaxEntConfig(causal=True, gap="occupancy", tol=1e-4, max_iterations=2000)
-    result = maxent_irl(mdp, expert, cfg)
+    result = maxent_irl(expert, None, cfg, env=mdp)
     assert result.converged
     # Independently: the soft-optimal policy of the recovered reward, and its occupancy.
     learned = state_occupancy(mdp, soft_value_iteration(mdp, result.reward).policy)
@@ -44,15 +44,18 @@ def test_maxent_2008_closes_the_feature_gap_and_equals_mce_without_slip():
     mdp = gridworld(6, slip=0.0, goals=[(0, 5)], horizon=15, gamma=1.0)
     expert = optimal_occupancy(mdp, soft=True)
     cfg = MaxEntConfig(tol=1e-5, max_iterations=600)
-    causal = maxent_irl(mdp, expert, cfg)
-    plain = maxent_irl(mdp, expert, MaxEntConfig(causal=False, tol=1e-5, max_iterations=600))
+    causal = maxent_irl(expert, None, cfg, env=mdp)
+    plain = maxent_irl(
+        expert, None, MaxEntConfig(causal=False, tol=1e-5, max_iterations=600), env=mdp
+    )
     assert causal.converged and plain.converged
     np.testing.assert_allclose(plain.reward, causal.reward, atol=1e-9)  # same backup here
     slippery = gridworld(6, slip=0.3, goals=[(0, 5)], horizon=15, gamma=1.0)
     result = maxent_irl(
-        slippery,
         optimal_occupancy(slippery, soft=True),
+        None,
         MaxEntConfig(causal=False, tol=1e-4, max_iterations=600),
+        env=slippery,
     )
     assert result.converged and result.history[-1]["feature_gap"] <= 1e-4
 
@@ -62,7 +65,7 @@ def test_mce_irl_from_sampled_trajectories_matches_their_occupancy():
     expert_pi = soft_value_iteration(mdp, 4.0 * mdp.reward).policy[0]
     trajs = rollout(lambda: TabularEnv(mdp), TabularPolicy(expert_pi, seed=1), n_episodes=300)
     result = maxent_irl(
-        mdp, trajs, MaxEntConfig(tol=1e-3, max_iterations=1000, optimizer="gd", lr=0.5)
+        trajs, None, MaxEntConfig(tol=1e-3, max_iterations=1000, optimizer="gd", lr=0.5), env=mdp
     )
     empirical = occupancy_from_trajectories(mdp, trajs).sum(axis=1)
     assert result.converged
@@ -74,20 +77,22 @@ def test_config_errors_are_config_errors():
     with pytest.raises(ConfigError, match="optimizer"):
         MaxEntConfig(optimizer="sgd")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="theta0"):
-        maxent_irl(gridworld(3), optimal_occupancy(gridworld(3)), theta0=np.zeros(2))
+        maxent_irl(optimal_occupancy(gridworld(3)), env=gridworld(3), theta0=np.zeros(2))
 
 
-def test_mce_resumed_from_its_checkpoint_ends_where_an_uninterrupted_fit_does(tmp_path, interrupt):
+def test_mce_resumed_from_its_checkpoint_ends_where_an_uninterrupted_fit_does(
+    tmp_path, interrupt, calls
+):
     mdp = slippery_grid(gamma=0.9)
     expert = optimal_occupancy(mdp, soft=True)
     cfg = MaxEntConfig(causal=True, max_iterations=45, tol=0.0)
-    whole = maxent_irl(mdp, expert, cfg)
+    whole = maxent_irl(expert, None, cfg, env=mdp)
 
     ckpt = tmp_path / "irl.pt"
     # stopped after the checkpoint of iteration 30
-    interrupt(partial(maxent_irl, mdp, expert, cfg, checkpoint=ckpt), at=33)
+    interrupt(partial(maxent_irl, expert, None, cfg, env=mdp, checkpoint=ckpt), at=33)
     seen = []
-    resumed = maxent_irl(mdp, expert, cfg, on_iteration=seen.append, checkpoint=ckpt)
+    resumed = maxent_irl(expert, None, cfg, [calls(seen.append)], env=mdp, checkpoint=ckpt)
     assert [r["iteration"] for r in seen] == list(range(45))  # 30 replayed, 15 new
     np.testing.assert_allclose(resumed.theta, whole.theta, rtol=0, atol=1e-12)
     assert resumed.history == whole.history

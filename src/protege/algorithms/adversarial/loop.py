@@ -39,6 +39,7 @@ import torch
 from protege.algorithms.adversarial.adversary import Adversary
 from protege.algorithms.adversarial.config import AdversarialConfig
 from protege.algorithms.adversarial.discriminator import Discriminator, Loss
+from protege.algorithms.best import BestSoFar
 from protege.callbacks import Callback, CallbackList
 from protege.checkpoint import CHECKPOINT_EVERY, load_checkpoint, restoring, save_checkpoint
 from protege.data.rollout import rollout
@@ -75,6 +76,9 @@ class AdversarialResult:
     train_seconds: float = 0.0
     env_steps: int = 0
     steps_to_target: int | None = None
+    best: BestSoFar = field(default_factory=BestSoFar)
+    """The best in-training evaluation (`eval_every`, seeds from CHECK_SEED) and the learner
+    policy's weights then (`model.policy`)."""
 
     def policy(self, obs: Obs) -> np.ndarray:
         """The learner's deterministic action for a batch of observations."""
@@ -158,6 +162,7 @@ def train_adversarial(
     cb = CallbackList(callbacks)
     history: list[dict[str, float]] = []
     reached: list[int] = []
+    best = BestSoFar()
     saved = load_checkpoint(checkpoint) if checkpoint and Path(checkpoint).is_file() else None
     if saved is not None:
         with restoring(checkpoint):
@@ -165,6 +170,7 @@ def train_adversarial(
             restore_learner_state(model, saved["learner"])
             torch.set_rng_state(saved["torch_rng"])
             history, reached = [dict(row) for row in saved["history"]], list(saved["reached"])
+            best.load_checkpoint_state(saved.get("best"))
         venv.seed(_resume_seed(cfg.seed, model.num_timesteps))  # not the first episodes again
     start, outside = time.perf_counter() - (saved["seconds"] if saved else 0.0), 0.0
 
@@ -180,7 +186,7 @@ def train_adversarial(
         save_checkpoint(checkpoint, {
             "learner": learner_state(model), "adversary": adversary.checkpoint_state(),
             "torch_rng": torch.get_rng_state(), "history": history, "reached": reached,
-            "seconds": time.perf_counter() - start - outside,
+            "seconds": time.perf_counter() - start - outside, "best": best.checkpoint_state(),
         })  # fmt: skip
 
     def report(row: dict[str, float]) -> bool:
@@ -195,6 +201,7 @@ def train_adversarial(
             trajs = rollout(env, AdversarialResult(model, disc.reward, disc).policy,
                             cfg.eval_episodes, seed=CHECK_SEED)  # fmt: skip
             row["eval_return"] = float(np.mean([t.episode_return for t in trajs]))
+            best.offer(row["eval_return"], env_steps, model.policy)
             if cfg.target_return is not None and row["eval_return"] >= cfg.target_return:
                 reached.append(env_steps)
         outside += time.perf_counter() - tick
@@ -222,7 +229,7 @@ def train_adversarial(
         venv.close()
     result = AdversarialResult(
         model, disc.reward, disc, history, time.perf_counter() - start - outside,
-        int(model.num_timesteps), reached[0] if reached else None,
+        int(model.num_timesteps), reached[0] if reached else None, best,
     )  # fmt: skip
     cb.on_end(history[-1] if history else {})
     return result

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import torch
 
+from protege.algorithms.best import BestSoFar
 from protege.algorithms.qlearning.learner import SoftQLearner, make_learner, preprocessed_demos
 from protege.algorithms.qlearning.loop import Evaluate, Update, run_offline, run_online
 from protege.algorithms.qlearning.reward import SoftQReward
@@ -138,6 +139,8 @@ class IQLearnResult:
     history: list[dict[str, float]] = field(default_factory=list)
     train_seconds: float = 0.0
     env_steps: int = 0
+    best: BestSoFar = field(default_factory=BestSoFar)
+    """The best progress evaluation and the policy's weights then (`policy_best.pt`)."""
 
 
 def absorbing_value(f_expert: float, f_learner: float, chi2: float, gamma: float) -> float:
@@ -291,4 +294,6 @@ def train_iq_learn(
         assert env is not None
         loop = run_online(learner, expert, update, cfg, env, callbacks, evaluate, *saving)
     reward = SoftQReward.from_learner(learner, cfg.gamma)
-    return IQLearnResult(learner.policy(), reward, loop.history, loop.train_seconds, loop.env_steps)
+    return IQLearnResult(
+        learner.policy(), reward, loop.history, loop.train_seconds, loop.env_steps, loop.best
+    )

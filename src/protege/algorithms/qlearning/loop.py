@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from protege.algorithms.best import BestSoFar
 from protege.algorithms.qlearning.learner import SoftQLearner, preprocessed
 from protege.algorithms.replay import ReplayBuffer, TensorTransitions
 from protege.callbacks import Callback, CallbackList
@@ -81,6 +82,8 @@ class LoopResult:
     history: list[dict[str, float]] = field(default_factory=list)
     train_seconds: float = 0.0
     env_steps: int = 0
+    best: BestSoFar = field(default_factory=BestSoFar)
+    """The best progress evaluation (`evaluate`'s return_mean) and the policy's weights then."""
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -104,6 +107,7 @@ class _Checkpointer:
     ) -> None:
         self.path = None if path is None else Path(path)
         self.every, self.learner, self.update, self.state = max(every, 1), learner, update, state
+        self.best: BestSoFar | None = None  # the reporter's, saved with the rest
 
     def load(self) -> dict[str, Any] | None:
         """The saved state, already put back into the learner and update; None to start."""
@@ -127,6 +131,7 @@ class _Checkpointer:
         save_checkpoint(self.path, {
             "step": step, "history": history, "learner": self.learner.state_dict(),
             "update": update, "torch_rng": torch.get_rng_state(), **self.state(),
+            "best": self.best.checkpoint_state() if self.best is not None else None,
         })  # fmt: skip
 
 
@@ -146,6 +151,7 @@ class _Reporter:
         self.saver = saver
         self.rows: list[dict[str, float]] = []
         self.result = LoopResult()
+        saver.best = self.result.best
         self.start, self.outside = time.perf_counter(), 0.0
         self.reports = 0
 
@@ -158,6 +164,7 @@ class _Reporter:
         if saved is None:
             return 0
         self.result.history = [dict(row) for row in saved["history"]]
+        self.result.best.load_checkpoint_state(saved.get("best"))
         for i, row in enumerate(self.result.history):
             self.cb.on_iteration(i, row)
         self.reports = len(self.result.history)
@@ -171,7 +178,10 @@ class _Reporter:
         tick = time.perf_counter()
         due = self.reports % max(self.cfg.eval_every, 1) == 0 or step >= self.cfg.steps
         if self.evaluate is not None and self.cfg.eval_every > 0 and due:
-            row.update(self.evaluate(self.learner.policy()))
+            policy = self.learner.policy()
+            row.update(self.evaluate(policy))
+            if "return_mean" in row:
+                self.result.best.offer(row["return_mean"], step, policy)
         self.result.history.append(row)
         self.saver.save(step, self.result.history)  # before the callbacks, as BC does
         self.cb.on_iteration(self.reports, row)

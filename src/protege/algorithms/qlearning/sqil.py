@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from protege.algorithms.best import BestSoFar
 from protege.algorithms.qlearning.learner import SoftQLearner, make_learner, preprocessed_demos
 from protege.algorithms.qlearning.loop import Evaluate, Update, run_online
 from protege.algorithms.qlearning.reward import SoftQReward
@@ -83,6 +84,8 @@ class SQILResult:
     history: list[dict[str, float]] = field(default_factory=list)
     train_seconds: float = 0.0
     env_steps: int = 0
+    best: BestSoFar = field(default_factory=BestSoFar)
+    """The best progress evaluation and the policy's weights then (`policy_best.pt`)."""
 
 
 def sqil_loss(
@@ -158,4 +161,6 @@ def train_sqil(
         learner, expert, update, cfg, env, callbacks, evaluate, checkpoint, checkpoint_every
     )
     reward = SoftQReward.from_learner(learner, cfg.gamma)
-    return SQILResult(learner.policy(), reward, loop.history, loop.train_seconds, loop.env_steps)
+    return SQILResult(
+        learner.policy(), reward, loop.history, loop.train_seconds, loop.env_steps, loop.best
+    )

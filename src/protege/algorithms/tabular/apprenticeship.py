@@ -24,7 +24,7 @@ discounted MDP the mixture's occupancy is realised exactly by one stationary pol
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -32,9 +32,12 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import nnls
 
+from protege.algorithms.tabular.common import Progress, mdp_from_env
 from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy, policy_from_occupancy
 from protege.algorithms.tabular.resume import due, resume_state
-from protege.checkpoint import restoring, save_checkpoint
+from protege.callbacks import Callback
+from protege.checkpoint import CHECKPOINT_EVERY, restoring, save_checkpoint
+from protege.envs import Spaces
 from protege.envs.tabular import (
     TabularMDP,
     feature_expectations,
@@ -120,27 +123,45 @@ def closest_mixture(mu_E: np.ndarray, mus: np.ndarray) -> np.ndarray:
 
 
 def apprenticeship_learning(
-    mdp: TabularMDP,
     demos: ExpertDemos,
+    spaces: Spaces | None = None,
     cfg: ApprenticeshipConfig = ApprenticeshipConfig(),
-    on_iteration: Callable[[dict[str, float]], None] | None = None,
+    callbacks: Sequence[Callback] = (),
+    *,
+    env: TabularMDP | str | None = None,
     checkpoint: str | Path | None = None,
-    checkpoint_every: int = 10,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> ApprenticeshipResult:
     """Find a mixture of optimal policies whose feature expectations are within ε of μ_E.
 
-    demos: expert trajectories or the expert's exact occupancy (S,) or (S, A). The MDP must
-    be discounted (infinite horizon), as in the paper.
-    on_iteration: called with each history record as it is made.
+    demos: expert trajectories or the expert's exact occupancy (S,) or (S, A).
+    env: the MDP (or its tabular spec), required; it must be discounted (infinite horizon),
+    as in the paper. spaces: unused, the MDP's are implied.
+    callbacks: `on_start(max_iterations, "iteration")`, one `on_iteration` per history
+        record as it is made (with its `seconds`), `on_end`.
     checkpoint: a file for the policies found, μ̄, w and the history, saved every
         `checkpoint_every` iterations; when it exists, the fit resumes from it (saved
-        records are replayed to `on_iteration`) and ends where an uninterrupted fit would.
+        records are replayed to the callbacks) and ends where an uninterrupted fit would.
     """
+    mdp = mdp_from_env(env, "apprenticeship learning")
     if mdp.horizon is not None:
         raise ConfigError(
             "apprenticeship learning (Abbeel & Ng 2004) needs a discounted infinite-horizon "
             "MDP: build it with horizon=None and gamma < 1"
         )
+    with Progress(callbacks, cfg.max_iterations, "iteration") as report:
+        return _fit(mdp, demos, cfg, report, checkpoint, checkpoint_every)
+
+
+def _fit(
+    mdp: TabularMDP,
+    demos: ExpertDemos,
+    cfg: ApprenticeshipConfig,
+    report: Progress,
+    checkpoint: str | Path | None,
+    checkpoint_every: int,
+) -> ApprenticeshipResult:
+    """The iterations of the module docstring, resumed from `checkpoint` where one exists."""
     rho_E = demo_occupancy(mdp, demos)
     mu_E = feature_expectations(mdp, rho_E)
 
@@ -151,7 +172,7 @@ def apprenticeship_learning(
     mu_bar = mus[0]  # projection method's running projection μ̄
     w = mu_E - mu_bar
     history: list[dict[str, float]] = []
-    saved = resume_state(checkpoint, on_iteration)
+    saved = resume_state(checkpoint, report)
     if saved is not None:
         with restoring(checkpoint):
             policies, occupancies, mus = (
@@ -181,8 +202,7 @@ def apprenticeship_learning(
             "occupancy_l1": float(np.abs(rho_mix.sum(axis=1) - rho_E).sum()),
         }
         history.append(record)
-        if on_iteration is not None:
-            on_iteration(record)
+        report(record)
         if min(t, record["feature_gap"]) <= cfg.epsilon:  # the output mixture is within ε
             converged = True
             break

@@ -13,24 +13,31 @@ computed by policy evaluation, and only if π is no longer optimal for R̃ is po
 iteration run (warm-started from π) to obtain Q*(R̃). The proposal is accepted with
 probability min(1, P(R̃ | O) / P(R | O)). The posterior mean estimates the reward.
 
-    result = bayesian_irl(mdp, trajectories, BayesianIRLConfig(alpha=5.0, n_samples=2000))
+    cfg = BayesianIRLConfig(alpha=5.0, n_samples=2000)
+    result = bayesian_irl(trajectories, cfg=cfg, env=mdp)
     result.reward  # posterior mean, (S,)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from protege.algorithms.tabular.common import Progress, mdp_from_env
 from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy, state_action_counts
 from protege.algorithms.tabular.resume import due, resume_state
-from protege.checkpoint import restoring, save_checkpoint
+from protege.callbacks import Callback
+from protege.checkpoint import CHECKPOINT_EVERY, restoring, save_checkpoint
+from protege.envs import Spaces
 from protege.envs.tabular import TabularMDP, state_occupancy, value_iteration
 from protege.errors import ConfigError
+
+STEPS_PER_ROW = 100
+"""MCMC steps per progress row (history record); `checkpoint_every` counts these rows."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ class BayesianIRLResult:
     reward: (S,) the posterior mean; samples: (n_samples, S) the kept samples.
     policy: (S, A) an optimal (one-hot) policy for the posterior mean.
     acceptance_rate: fraction of accepted proposals.
-    history: one record per kept-sample block of 100 steps: iteration, log_posterior,
+    history: one record per block of `STEPS_PER_ROW` (100) MCMC steps: iteration, log_posterior,
         acceptance_rate, occupancy_l1 (expert vs the current reward's optimal policy).
     """
 
@@ -149,27 +156,48 @@ class _PolicyValues:
 
 
 def bayesian_irl(
-    mdp: TabularMDP,
     demos: ExpertDemos,
+    spaces: Spaces | None = None,
     cfg: BayesianIRLConfig = BayesianIRLConfig(),
-    on_iteration: Callable[[dict[str, float]], None] | None = None,
+    callbacks: Sequence[Callback] = (),
+    *,
+    env: TabularMDP | str | None = None,
     checkpoint: str | Path | None = None,
-    checkpoint_every: int = 1000,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> BayesianIRLResult:
     """Sample the posterior over state rewards (S,) with PolicyWalk; return its mean.
 
-    demos: expert trajectories or a state-action occupancy (S, A). The MDP must be
-    discounted (infinite horizon), as in the paper.
+    demos: expert trajectories or a state-action occupancy (S, A). env: the MDP (or its
+    tabular spec), required; it must be discounted (infinite horizon), as in the paper.
+    spaces: unused, the MDP's are implied.
+    callbacks: `on_start(burn_in + n_samples * thin, "step")`, then a progress row every
+        `STEPS_PER_ROW` MCMC steps (and at the last), as `on_iteration(step, record)`
+        with the record's MCMC step as the index, then `on_end`.
     checkpoint: a file for the chain (current reward, policy, generator state), the samples
-        kept and the history, saved every `checkpoint_every` MCMC steps; when it exists, the
-        chain resumes from it (saved records are replayed to `on_iteration`) and ends
-        bit-identical to an uninterrupted one.
+        kept and the history, saved every `checkpoint_every` progress rows (the default 10:
+        every 1000 MCMC steps); when it exists, the chain resumes from it (saved records
+        are replayed to the callbacks) and ends bit-identical to an uninterrupted one.
     """
+    mdp = mdp_from_env(env, "Bayesian IRL")
     if mdp.horizon is not None:
         raise ConfigError(
             "Bayesian IRL (Ramachandran & Amir 2007) needs a discounted infinite-horizon "
             "MDP: build it with horizon=None and gamma < 1"
         )
+    total = cfg.burn_in + cfg.n_samples * cfg.thin
+    with Progress(callbacks, total, "step", index_by_iteration=True) as report:
+        return _walk(mdp, demos, cfg, report, checkpoint, checkpoint_every)
+
+
+def _walk(
+    mdp: TabularMDP,
+    demos: ExpertDemos,
+    cfg: BayesianIRLConfig,
+    report: Progress,
+    checkpoint: str | Path | None,
+    checkpoint_every: int,
+) -> BayesianIRLResult:
+    """PolicyWalk as in the module docstring, resumed from `checkpoint` where one exists."""
     if isinstance(demos, np.ndarray):
         rho = demo_occupancy(mdp, demos, state_action=True)
         counts = cfg.demo_weight * rho / rho.sum()
@@ -193,7 +221,7 @@ def bayesian_irl(
     accepted = 0
     kept = 0
     start = 0
-    saved = resume_state(checkpoint, on_iteration)
+    saved = resume_state(checkpoint, report)
     if saved is not None:
         with restoring(checkpoint):
             R, actions, Q = (saved[key].numpy() for key in ("R", "actions", "Q"))
@@ -218,7 +246,7 @@ def bayesian_irl(
         if it >= cfg.burn_in and (it - cfg.burn_in) % cfg.thin == 0:
             samples[kept] = R
             kept += 1
-        if (it + 1) % 100 == 0 or it == total - 1:
+        if (it + 1) % STEPS_PER_ROW == 0 or it == total - 1:
             pi = np.eye(mdp.n_actions)[actions]
             record = {
                 "iteration": float(it),
@@ -227,9 +255,9 @@ def bayesian_irl(
                 "occupancy_l1": float(np.abs(state_occupancy(mdp, pi) - rho_E).sum()),
             }
             history.append(record)
-            if on_iteration is not None:
-                on_iteration(record)
-        if due(checkpoint, it + 1, checkpoint_every) and it + 1 < total:
+            report(record)
+        every = STEPS_PER_ROW * max(checkpoint_every, 1)  # the same MCMC steps as rows
+        if due(checkpoint, it + 1, every) and it + 1 < total:
             save_checkpoint(checkpoint, {
                 "steps": it + 1, "R": R, "actions": actions, "Q": Q, "log_post": log_post,
                 "accepted": accepted, "kept": kept, "samples": samples[:kept],

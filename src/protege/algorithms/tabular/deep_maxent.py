@@ -14,13 +14,13 @@ state, and backpropagation carries it into the network. One iteration: evaluate 
 states → soft value iteration → the learner's SVF → backward pass with that gradient →
 optimiser step (Adam, with weight decay as the paper's L2 regulariser).
 
-    result = deep_maxent_irl(objectworld_mdp, expert_occupancy, DeepMaxEntConfig())
+    result = deep_maxent_irl(expert_occupancy, env=objectworld_mdp)
     result.reward, result.reward_net
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,9 +28,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from protege.algorithms.tabular.common import Progress, mdp_from_env
 from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy
 from protege.algorithms.tabular.resume import due, resume_state
-from protege.checkpoint import restoring, save_checkpoint
+from protege.callbacks import Callback
+from protege.checkpoint import CHECKPOINT_EVERY, restoring, save_checkpoint
+from protege.envs import Spaces
 from protege.envs.tabular import SoftValueResult, TabularMDP, soft_value_iteration, state_occupancy
 from protege.errors import ConfigError
 
@@ -115,28 +118,34 @@ class RewardMLP(nn.Module):
 
 
 def deep_maxent_irl(
-    mdp: TabularMDP,
     demos: ExpertDemos,
+    spaces: Spaces | None = None,
     cfg: DeepMaxEntConfig = DeepMaxEntConfig(),
-    on_iteration: Callable[[dict[str, float]], None] | None = None,
+    callbacks: Sequence[Callback] = (),
+    *,
+    env: TabularMDP | str | None = None,
     checkpoint: str | Path | None = None,
-    checkpoint_every: int = 10,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> DeepMaxEntResult:
-    """Train an MLP reward over `mdp.features` with the MaxEnt SVF gradient.
+    """Train an MLP reward over the MDP's features with the MaxEnt SVF gradient.
 
     demos: expert trajectories or the expert's exact occupancy (S,) or (S, A).
-    on_iteration: called with each history record as it is made.
+    env: the MDP (or its tabular spec), required. spaces: unused, the MDP's are implied.
+    callbacks: `on_start(max_iterations, "iteration")`, one `on_iteration` per history
+        record as it is made (with its `seconds`), `on_end`.
     checkpoint: a file for the network, the optimiser, torch's generator, the warm start and
         the history, saved every `checkpoint_every` iterations; when it exists, training
-        resumes from it (saved records are replayed to `on_iteration`) and ends where an
+        resumes from it (saved records are replayed to the callbacks) and ends where an
         uninterrupted run would.
     """
+    mdp = mdp_from_env(env, "deep MaxEnt IRL")
     threads = cfg.threads if cfg.threads is not None else (1 if mdp.n_states < 10_000 else None)
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _train(mdp, demos, cfg, on_iteration, checkpoint, checkpoint_every)
+        with Progress(callbacks, cfg.max_iterations, "iteration") as report:
+            return _train(mdp, demos, cfg, report, checkpoint, checkpoint_every)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -145,7 +154,7 @@ def _train(
     mdp: TabularMDP,
     demos: ExpertDemos,
     cfg: DeepMaxEntConfig,
-    on_iteration: Callable[[dict[str, float]], None] | None,
+    report: Progress,
     checkpoint: str | Path | None,
     checkpoint_every: int,
 ) -> DeepMaxEntResult:
@@ -161,7 +170,7 @@ def _train(
     history: list[dict[str, float]] = []
     V_warm: np.ndarray | None = None
     soft: SoftValueResult | None = None
-    saved = resume_state(checkpoint, on_iteration)
+    saved = resume_state(checkpoint, report)
     if saved is not None:
         with restoring(checkpoint):
             net.load_state_dict(saved["net"])
@@ -182,8 +191,7 @@ def _train(
             "reward_std": float(reward.std()),
         }
         history.append(record)
-        if on_iteration is not None:
-            on_iteration(record)
+        report(record)
         if record["occupancy_l1"] <= cfg.tol:
             converged = True
             break

@@ -21,14 +21,19 @@ for small state spaces, as in the paper.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from protege.algorithms.tabular.common import Progress, mdp_from_env
 from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy
+from protege.callbacks import Callback
+from protege.checkpoint import CHECKPOINT_EVERY
+from protege.envs import Spaces
 from protege.envs.tabular import TabularMDP, feature_expectations, state_occupancy, value_iteration
 from protege.errors import ConfigError
 
@@ -75,27 +80,43 @@ class LPIRLResult:
 
 
 def lp_irl(
-    mdp: TabularMDP,
     demos: ExpertDemos,
+    spaces: Spaces | None = None,
     cfg: LPIRLConfig = LPIRLConfig(),
-    on_iteration: Callable[[dict[str, float]], None] | None = None,
+    callbacks: Sequence[Callback] = (),
+    *,
+    env: TabularMDP | str | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> LPIRLResult:
     """Recover a state reward R (S,) for which the expert's policy is optimal.
 
     demos: expert trajectories or a state-action occupancy (S, A) (a state occupancy has no
-    actions). The MDP must be discounted (infinite horizon), as in the paper.
+    actions). env: the MDP (or its tabular spec), required; it must be discounted (infinite
+    horizon), as in the paper. spaces: unused, the MDP's are implied.
+    callbacks: `on_start(1, "solve")`, one `on_iteration` for the one solve, `on_end`.
+    checkpoint, checkpoint_every: unused, accepted for the trainers' common signature: one
+    LP solve has nothing to resume.
     """
+    mdp = mdp_from_env(env, "LP IRL")
     if mdp.horizon is not None:
         raise ConfigError(
             "LP IRL (Ng & Russell 2000) needs a discounted infinite-horizon MDP: build it "
             "with horizon=None and gamma < 1"
         )
-    S, A, gamma = mdp.n_states, mdp.n_actions, mdp.gamma
+    S, A = mdp.n_states, mdp.n_actions
     if mdp.n_states > cfg.max_states:
         raise ConfigError(
             f"LP IRL builds a dense {S * (A - 1)} x {S} LP; this MDP has {S} states, over "
             f"LPIRLConfig.max_states={cfg.max_states}. Use maxent_irl for large MDPs"
         )
+    with Progress(callbacks, 1, "solve") as report:
+        return _solve(mdp, demos, cfg, report)
+
+
+def _solve(mdp: TabularMDP, demos: ExpertDemos, cfg: LPIRLConfig, report: Progress) -> LPIRLResult:
+    """The LP of the module docstring, solved; its one record reported."""
+    S, A, gamma = mdp.n_states, mdp.n_actions, mdp.gamma
     rho_E = demo_occupancy(mdp, demos, state_action=True)  # (S, A)
     constrained = rho_E.sum(axis=1) > 0
     a_E = rho_E.argmax(axis=1)  # π_E(s)
@@ -148,8 +169,7 @@ def lp_irl(
             np.linalg.norm(feature_expectations(mdp, rho) - feature_expectations(mdp, rho_E_s))
         ),
     }
-    if on_iteration is not None:
-        on_iteration(record)
+    report(record)
     return LPIRLResult(
         reward=reward,
         policy=policy,

@@ -17,22 +17,25 @@ expectation of the next state's soft value, MaxEnt the log-expectation of its ex
 (they agree under deterministic dynamics). Both finite-horizon and discounted
 infinite-horizon MDPs are supported.
 
-    result = maxent_irl(mdp, expert_trajectories, MaxEntConfig(causal=True))
+    result = maxent_irl(expert_trajectories, cfg=MaxEntConfig(causal=True), env=mdp)
     result.reward, result.policy, result.history[-1]["occupancy_l1"]
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from protege.algorithms.tabular.common import Progress, mdp_from_env
 from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy
 from protege.algorithms.tabular.resume import due, resume_state
-from protege.checkpoint import restoring, save_checkpoint
+from protege.callbacks import Callback
+from protege.checkpoint import CHECKPOINT_EVERY, restoring, save_checkpoint
+from protege.envs import Spaces
 from protege.envs.tabular import (
     SoftValueResult,
     TabularMDP,
@@ -123,24 +126,43 @@ class _Adam:
 
 
 def maxent_irl(
-    mdp: TabularMDP,
     demos: ExpertDemos,
+    spaces: Spaces | None = None,
     cfg: MaxEntConfig = MaxEntConfig(),
-    theta0: np.ndarray | None = None,
-    on_iteration: Callable[[dict[str, float]], None] | None = None,
+    callbacks: Sequence[Callback] = (),
+    *,
+    env: TabularMDP | str | None = None,
     checkpoint: str | Path | None = None,
-    checkpoint_every: int = 10,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    theta0: np.ndarray | None = None,
 ) -> MaxEntResult:
     """Fit r_θ = Φθ so that the soft-optimal policy matches the expert's feature expectations.
 
     demos: expert trajectories (integer states and actions) or the expert's exact
         occupancy measure (S,) or (S, A), e.g. from `optimal_occupancy(mdp, soft=True)`.
-    theta0: initial weights (d,), zeros by default.
-    on_iteration: called with each history record as it is made (logging, progress).
+    env: the MDP (or its tabular spec), required. spaces: unused, the MDP's are implied.
+    callbacks: `on_start(max_iterations, "iteration")`, one `on_iteration` per history
+        record as it is made (with its `seconds`), `on_end`.
     checkpoint: a file for θ, the optimiser, the warm start and the history, saved every
         `checkpoint_every` iterations; when it exists, fitting resumes from it (saved
-        records are replayed to `on_iteration`) and ends where an uninterrupted fit would.
+        records are replayed to the callbacks) and ends where an uninterrupted fit would.
+    theta0: initial weights (d,), zeros by default.
     """
+    mdp = mdp_from_env(env, "MaxEnt IRL")
+    with Progress(callbacks, cfg.max_iterations, "iteration") as report:
+        return _fit(mdp, demos, cfg, theta0, report, checkpoint, checkpoint_every)
+
+
+def _fit(
+    mdp: TabularMDP,
+    demos: ExpertDemos,
+    cfg: MaxEntConfig,
+    theta0: np.ndarray | None,
+    report: Progress,
+    checkpoint: str | Path | None,
+    checkpoint_every: int,
+) -> MaxEntResult:
+    """The gradient ascent of the module docstring, resumed from `checkpoint` if it exists."""
     rho_E = demo_occupancy(mdp, demos)  # (S,) expert state visitation frequencies
     mu_E = feature_expectations(mdp, rho_E)  # (d,) expert feature expectations
     phi = mdp.features
@@ -152,7 +174,7 @@ def maxent_irl(
     V_warm: np.ndarray | None = None
     soft: SoftValueResult | None = None
     converged = False
-    saved = resume_state(checkpoint, on_iteration)
+    saved = resume_state(checkpoint, report)
     if saved is not None:
         with restoring(checkpoint):
             theta, history = saved["theta"].numpy(), saved["history"]
@@ -176,8 +198,7 @@ def maxent_irl(
             "grad_norm": float(np.linalg.norm(grad)),
         }
         history.append(record)
-        if on_iteration is not None:
-            on_iteration(record)
+        report(record)
         gap = record["feature_gap"] if cfg.gap == "feature" else record["occupancy_l1"]
         if gap <= cfg.tol:
             converged = True

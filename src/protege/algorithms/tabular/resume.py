@@ -2,7 +2,8 @@
 
 A fit saves its whole state every few iterations (`due`, then `save_checkpoint`); restarted
 with the same file, it reads that state back with `resume_state`, which replays the saved
-history to `on_iteration` so that a progress log ends complete (no gaps, no duplicates).
+history to `on_iteration` (the fit's `common.Progress`, so its callbacks) so that a progress
+log ends complete (no gaps, no duplicates).
 """
 
 from __future__ import annotations
