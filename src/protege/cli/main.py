@@ -20,7 +20,7 @@ from typer.exceptions import Abort, TyperException
 # isort: off
 # Each module adds its commands to the apps when imported; the order is the order of the
 # commands in `protege --help` and `protege train --help`.
-from protege.cli import record, experts, runs, experiments, quickstart  # noqa: F401
+from protege.cli import record, experts, runs, export, experiments, quickstart  # noqa: F401
 from protege.cli import tabular, qlearning, transfer, adversarial, train  # noqa: F401
 
 # isort: on
