@@ -71,6 +71,7 @@ def settings(name: str) -> tuple[str, dict[str, Any], tuple[str, ...], bool]:
     env, flags, overrides, exact = TINY[entry.family]
     if name in PER_ALGORITHM:
         flags, overrides, exact = PER_ALGORITHM[name]
+    overrides = entry.smoke or overrides  # the entry's own small budget, where it has one
     flags = {k: v for k, v in flags.items() if k in entry.flags}  # lp-irl: one solve
     return env, flags, overrides, exact
 

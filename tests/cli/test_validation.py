@@ -40,17 +40,28 @@ def train_args(name: str, demos: Path | None, out: Path) -> list[str]:
     return args + (["--demos", str(demos)] if entry.needs_demos and demos else [])
 
 
+def _bounded_field(cfg: object, prefix: str = "") -> str:
+    """The first setting that must be positive, nested configs included (bc.epochs)."""
+    for f in dataclasses.fields(cfg):  # type: ignore[arg-type]
+        if f.name in _AT_LEAST_ONE | _POSITIVE:
+            return prefix + f.name
+    for f in dataclasses.fields(cfg):  # type: ignore[arg-type]
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            return _bounded_field(value, f"{prefix}{f.name}.")
+    raise AssertionError(f"{type(cfg).__name__} has no bounded setting")
+
+
 @pytest.mark.parametrize("name", list(catalog.ALGORITHMS))
 def test_a_setting_out_of_range_is_refused_before_anything_is_written(
     name: str, data: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg = catalog.get(name).default_config()
-    field = next(f.name for f in dataclasses.fields(cfg) if f.name in _AT_LEAST_ONE | _POSITIVE)
+    field = _bounded_field(catalog.get(name).default_config())
     env = ENVS.get(catalog.get(name).family, "CartPole-v1")
     out = tmp_path / "run"
     assert run(*train_args(name, data[env], out), "--set", f"{field}=0") == 2
     err = capsys.readouterr().err
-    assert field in err and len(err.strip().splitlines()) == 1, err
+    assert field.split(".")[-1] in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
 
 

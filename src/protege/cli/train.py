@@ -4,6 +4,7 @@ The other families' commands are in `tabular`, `adversarial`, `qlearning` and `t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -19,7 +20,7 @@ from protege.cli.app import (
     trainer_callbacks,
     use_threads,
 )
-from protege.jobs.catalog import ALGORITHMS
+from protege.jobs.catalog import ALGORITHMS, family
 
 
 @train_app.callback(invoke_without_command=True)
@@ -56,37 +57,48 @@ def train_from_config(
     console.print(f"run written to {out}")
 
 
-@train_app.command("bc", cls=AlgorithmCommand, help=ALGORITHMS["bc"].help)
-def train_bc_cmd(
-    env: str = typer.Option(..., help="Gymnasium id the demonstrations were recorded on."),
-    demos: str = typer.Option(..., help="*.npz, a Minari dataset dir, or a local Minari id."),
-    out: Path = typer.Option(..., help="Run directory to create."),
-    seed: int = typer.Option(0, help="Seeds initialisation, data split and minibatches."),
-    expert: str | None = typer.Option(
-        None, help="Expert to compare with (default: built-in, else the demos' returns)."
-    ),
-    set_: list[str] = typer.Option(
-        [], "--set", help="Override a setting: key=value (listed below)."
-    ),
-    eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Reuse an existing run directory."),
-    resume: bool = typer.Option(
-        False, "--resume", help="Continue an interrupted run from its checkpoint."
-    ),
-    tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
-    threads: int = typer.Option(1, min=1, help=THREADS_HELP),
-) -> None:
-    from protege.jobs.bc import build_config, train_run
+def _bc_command(name: str) -> Callable[..., None]:
+    """`protege train NAME` for an algorithm of the BC family (plain BC, filtered BC...)."""
 
-    use_threads(threads)
-    cfg = build_config("bc", set_, seed=seed)
-    callbacks = trainer_callbacks("bc", "loss", out, tensorboard)
-    metrics = train_run(
-        "bc", env, out, cfg, demos=demos, expert=expert, eval_episodes=eval_episodes,
-        overwrite=overwrite, callbacks=callbacks, resume=resume,
-    )  # fmt: skip
-    console.print(metrics_table(metrics, f"BC on {env} vs the expert"))
-    console.print(f"run written to {out}")
+    def train_cmd(
+        env: str = typer.Option(..., help="Gymnasium id the demonstrations were recorded on."),
+        demos: str = typer.Option(..., help="*.npz, a Minari dataset dir, or a local Minari id."),
+        out: Path = typer.Option(..., help="Run directory to create."),
+        seed: int = typer.Option(0, help="Seeds initialisation, data split and minibatches."),
+        expert: str | None = typer.Option(
+            None, help="Expert to compare with (default: built-in, else the demos' returns)."
+        ),
+        set_: list[str] = typer.Option(
+            [], "--set", help="Override a setting: key=value (listed below)."
+        ),
+        eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Reuse an existing run directory."
+        ),
+        resume: bool = typer.Option(
+            False, "--resume", help="Continue an interrupted run from its checkpoint."
+        ),
+        tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
+        threads: int = typer.Option(1, min=1, help=THREADS_HELP),
+    ) -> None:
+        from protege.jobs.bc import build_config, train_run
+
+        use_threads(threads)
+        cfg = build_config(name, set_, seed=seed)
+        callbacks = trainer_callbacks(name, "loss", out, tensorboard)
+        metrics = train_run(
+            name, env, out, cfg, demos=demos, expert=expert, eval_episodes=eval_episodes,
+            overwrite=overwrite, callbacks=callbacks, resume=resume,
+        )  # fmt: skip
+        title = "BC" if name == "bc" else name
+        console.print(metrics_table(metrics, f"{title} on {env} vs the expert"))
+        console.print(f"run written to {out}")
+
+    return train_cmd
+
+
+for _name in family("bc"):
+    train_app.command(_name, cls=AlgorithmCommand, help=ALGORITHMS[_name].help)(_bc_command(_name))
 
 
 @train_app.command("dagger", cls=AlgorithmCommand, help=ALGORITHMS["dagger"].help)

@@ -1,4 +1,5 @@
-"""The job behind `protege train bc`: behavioral cloning into a run directory.
+"""The jobs behind `protege train bc|filtered-bc`: behavioral cloning into a run directory
+(the catalog entry names the trainer: plain BC, or BC on the best episodes).
 
 A run directory holds config.json, policy.pt (loads without protege's training code),
 progress.csv (one row per epoch), metrics.json, and checkpoints/bc.pt for `--resume`.
@@ -13,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from protege.algorithms.bc import BCConfig, train_bc
 from protege.callbacks import Callback, CSVLogger
 from protege.data.types import flatten_trajectories
 from protege.errors import ConfigError
@@ -31,10 +31,10 @@ from protege.jobs.common import (
 from protege.rundir import POLICY, PROGRESS
 
 
-def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> BCConfig:
-    """BCConfig from the CLI's flags (--seed), then --set."""
-    cfg: BCConfig = configure(catalog.get(algo), overrides, **flags)
-    return cfg
+def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> Any:
+    """The algorithm's config (BCConfig, FilteredBCConfig...) from the CLI's flags
+    (--seed), then --set."""
+    return configure(catalog.get(algo), overrides, **flags)
 
 
 @run_job
@@ -42,7 +42,7 @@ def train_run(
     algo: str,
     env_id: str,
     out: str | Path,
-    cfg: BCConfig,
+    cfg: Any,
     *,
     demos: str | Path | None = None,
     expert: str | None = None,
@@ -56,17 +56,17 @@ def train_run(
 
     The training state is checkpointed every `CHECKPOINT_EVERY` (10) epochs
     (checkpoints/bc.pt); `resume` continues an interrupted run from it. `seed` is unused:
-    BC is seeded by `cfg.seed`.
+    the fit is seeded by its config.
     """
     if demos is None:
-        raise ConfigError("bc learns from demonstrations; pass --demos PATH")
+        raise ConfigError(f"{algo} learns from demonstrations; pass --demos PATH")
     data = load_demos(demos, env_id)
     expert = expert if expert is not None else default_expert(env_id)
     config = run_config(algo, env_id, cfg, demos=demos, expert=expert,
                         eval_episodes=eval_episodes)  # fmt: skip
     run = open_run(out, config, overwrite, resume)
     transitions = flatten_trajectories(data.trajectories)
-    result = train_bc(
+    result = catalog.get(algo).train_fn()(
         transitions, data.spaces, cfg, [CSVLogger(run / PROGRESS), *callbacks],
         env=env_id, checkpoint=run / CHECKPOINTS / "bc.pt",
     )  # fmt: skip

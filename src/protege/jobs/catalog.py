@@ -37,7 +37,9 @@ class Algorithm:
         `iterations` -> `max_iterations`); a flag missing here does not apply.
     unit: what one progress step is. resumable: the trainer checkpoints and `--resume`
         continues from it. needs_demos: learns from a dataset (DAgger asks the expert
-        instead). needs_expert: queries an expert while training.
+        instead). needs_expert: queries an expert while training. smoke: --set values that
+        shrink a run to seconds where the family's own do not fit (the shared tester's
+        budget, tests/test_algorithm_tester.py).
     """
 
     name: str
@@ -52,6 +54,7 @@ class Algorithm:
     resumable: bool = True
     needs_demos: bool = True
     needs_expert: bool = False
+    smoke: tuple[str, ...] = ()
 
     @property
     def help(self) -> str:

@@ -68,10 +68,14 @@ def configure(entry: Algorithm, overrides: Sequence[str] = (), **flags: Any) -> 
     """
     cfg = entry.default_config()
     changes: dict[str, Any] = {}
+    nested: list[str] = []  # flags that set a field of a nested config, e.g. bc.seed
     for flag, value in flags.items():
         if value is None or value is False:
             continue
         field = entry.flags.get(flag, "seed" if flag == "seed" else None)
+        if field is not None and "." in field:
+            nested.append(f"{field}={value}")
+            continue
         if field is None or not hasattr(cfg, field):
             if flag == "seed":
                 continue  # seeds the evaluation only (tabular algorithms without randomness)
@@ -80,7 +84,7 @@ def configure(entry: Algorithm, overrides: Sequence[str] = (), **flags: Any) -> 
                 f"{', '.join(f for f in asdict(cfg))} (--set key=value)"
             )
         changes[field] = value
-    return apply_overrides(replace(cfg, **changes), overrides)
+    return apply_overrides(replace(cfg, **changes), [*nested, *overrides])
 
 
 def default_expert(env_id: str) -> str | None:
