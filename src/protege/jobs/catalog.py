@@ -94,6 +94,14 @@ ALGORITHMS: dict[str, Algorithm] = {
             "protege.algorithms.bc:BCConfig", "protege.algorithms.bc:train_bc", unit="epoch",
         ),
         Algorithm(
+            "filtered-bc", "bc", "Filtered BC (%BC, Chen et al. 2021)",
+            "behavioral cloning on the best episodes by return of mixed-quality "
+            "demonstrations (--set keep_fraction=0.5).",
+            "protege.algorithms.filtered_bc:FilteredBCConfig",
+            "protege.algorithms.filtered_bc:train_filtered_bc",
+            flags={"seed": "bc.seed"}, unit="epoch", smoke=("bc.epochs=20", "bc.hidden=16"),
+        ),
+        Algorithm(
             "dagger", "dagger", "DAgger (Ross et al. 2011)",
             "query the expert on the learner's own states, aggregate, re-fit by BC.",
             "protege.algorithms.dagger:DAggerConfig", "protege.algorithms.dagger:train_dagger",
