@@ -75,3 +75,18 @@ def _progress(run_dir: Path) -> list[dict[str, float]]:
     from protege.rundir import read_progress
 
     return read_progress(run_dir)
+
+
+@pytest.mark.slow
+def test_dagger_keeps_its_best_round(tmp_path: Path) -> None:
+    out = tmp_path / "dagger"
+    assert run("train", "dagger", "--env", "CartPole-v1", "--rounds", "3",
+               "--labels-per-round", "300", "--out", str(out), "--eval-episodes", "3",
+               "--set", "bc.epochs=10") == 0  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    scores = [r["return_mean"] for r in _progress(out)]
+    assert metrics["best_eval_return"] == max(scores)
+    assert metrics["best_eval_step"] == scores.index(max(scores))  # the round
+    best = load_run_policy(out, best=True)
+    again = evaluate_returns("CartPole-v1", best, episodes=3, seed=20_000).mean
+    assert again == pytest.approx(metrics["best_eval_return"])

@@ -10,10 +10,14 @@ same policy), policy.pt, progress.csv (one row per round), progress.png and metr
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
+from protege.algorithms.best import BestSoFar
 from protege.algorithms.dagger import DAggerConfig, train_dagger
 from protege.callbacks import Callback, CSVLogger
 from protege.data.rollout import Policy, RandomPolicy
@@ -23,8 +27,8 @@ from protege.evaluation import evaluate_returns, normalized_score
 from protege.experts import load_expert
 from protege.jobs import catalog
 from protege.jobs.common import (
-    EVAL_SEED,
     ROUNDS,
+    best_metrics,
     configure,
     evaluate_against_expert,
     human_expert_returns,
@@ -33,7 +37,11 @@ from protege.jobs.common import (
     run_job,
 )
 from protege.reports.plots import plot_rounds
-from protege.rundir import POLICY, PROGRESS
+from protege.rundir import BEST_POLICY, POLICY, PROGRESS
+
+ROUND_SEED = 20_000
+"""The score after each round, which chooses the best round, is measured on episode seeds
+20000+, apart from the final comparison's (EVAL_SEED), so that choice is not fitted to it."""
 
 
 def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> DAggerConfig:
@@ -83,18 +91,22 @@ def train_run(
                         eval_episodes=eval_episodes)  # fmt: skip
     run = open_run(out, config, overwrite, resume)
     rand = evaluate_returns(
-        env_id, RandomPolicy(spaces.action, EVAL_SEED), eval_episodes, EVAL_SEED
+        env_id, RandomPolicy(spaces.action, ROUND_SEED), eval_episodes, ROUND_SEED
     )
     expert_mean: list[float] = []  # measured once; for a person, after round 0 exists
+    best, rounds = BestSoFar(), [0]
 
     def evaluate(policy: Policy) -> dict[str, float]:
         if not expert_mean:
             expert_mean.append(
                 human_expert_returns(run).mean
                 if expert_policy is None
-                else evaluate_returns(env_id, expert_policy, eval_episodes, EVAL_SEED).mean
+                else evaluate_returns(env_id, expert_policy, eval_episodes, ROUND_SEED).mean
             )
-        stats = evaluate_returns(env_id, policy, eval_episodes, EVAL_SEED)
+        stats = evaluate_returns(env_id, policy, eval_episodes, ROUND_SEED)
+        if isinstance(policy, nn.Module):
+            best.offer(stats.mean, rounds[0], policy)
+        rounds[0] += 1
         score = normalized_score(stats.mean, expert_mean[0], rand.mean)
         return {"return_mean": stats.mean, "normalized_score": score}
 
@@ -117,5 +129,10 @@ def train_run(
             teleop.close()
             env.close()
     result.policy.save(run / POLICY)
+    if best.state is not None:  # the best round's policy, beside the last one
+        kept = copy.deepcopy(result.policy)
+        kept.load_state_dict(best.state)
+        kept.save(run / BEST_POLICY)
     plot_rounds(result.history, run / "progress.png", title=f"DAgger on {env_id}")
-    return evaluate_against_expert(run, eval_episodes, train_seconds=result.train_seconds)
+    return evaluate_against_expert(run, eval_episodes, result.train_seconds,
+                                   training=best_metrics(best))  # fmt: skip
