@@ -120,6 +120,28 @@ def check_supported(spaces: Spaces, env_id: str) -> Spaces:
     return spaces
 
 
+@dataclass(frozen=True)
+class EnvHandle:
+    """An env resolved once: its id, spaces (checked supported), episode limit and a
+    factory. Layers pass this down instead of re-resolving the id string at each step."""
+
+    id: str
+    spaces: Spaces
+    horizon: int | None
+    factory: EnvFactory
+
+
+def resolve_env(env_id: str, **kwargs: Any) -> EnvHandle:
+    """Build `env_id` once: an unknown id or unsupported spaces fail here, in one line."""
+    env = make_env(env_id, **kwargs)
+    try:
+        spaces = check_supported(Spaces.of(env), env_id)
+        horizon = env.spec.max_episode_steps if env.spec is not None else None
+    finally:
+        env.close()
+    return EnvHandle(env_id, spaces, horizon, lambda: make_env(env_id, **kwargs))
+
+
 def env_spaces(env_id: str, **kwargs: Any) -> Spaces:
     """The spaces of `env_id`, built once and closed; unsupported spaces are refused."""
     env = make_env(env_id, **kwargs)

@@ -17,6 +17,7 @@ import numpy as np
 
 from protege.data.rollout import Policy
 from protege.data.types import Obs, obs_index, obs_len
+from protege.envs import Spaces
 from protege.errors import ExpertError
 
 
@@ -155,12 +156,12 @@ def optimal_expert(env_id: str) -> Policy:
     return TabularPolicy(optimal_policy(mdp), deterministic=True)
 
 
-def _check_model_spaces(spec: str, model: Any, env_id: str) -> None:
+def _check_model_spaces(spec: str, model: Any, env_id: str, known: Spaces | None) -> None:
     """Refuse an SB3 model trained on another env: its spaces must be the env's (an image
     observation may be stored channels-first, as SB3 transposes images)."""
     from protege.envs import env_spaces
 
-    spaces = env_spaces(env_id)
+    spaces = known or env_spaces(env_id)
     obs, want = model.observation_space, spaces.observation
     shape, wanted = getattr(obs, "shape", None), getattr(want, "shape", None)
     same_obs = obs == want or (
@@ -177,9 +178,10 @@ def _check_model_spaces(spec: str, model: Any, env_id: str) -> None:
         )
 
 
-def load_expert(spec: str, env_id: str) -> Policy:
+def load_expert(spec: str, env_id: str, spaces: Spaces | None = None) -> Policy:
     """Resolve an expert spec: 'scripted', 'optimal' (tabular envs), a path to an SB3 .zip,
-    or 'module:function'."""
+    or 'module:function'; `spaces`, the env's when the caller has them already, check that
+    the expert fits the env."""
     if spec == "scripted":
         from protege.experts.scripted import scripted_expert
 
@@ -193,12 +195,12 @@ def load_expert(spec: str, env_id: str) -> Policy:
         )
     if spec.endswith(".zip") or Path(spec).is_file():
         model = load_sb3_model(spec)
-        _check_model_spaces(spec, model, env_id)
+        _check_model_spaces(spec, model, env_id, spaces)
         return SB3Expert(model)
     if ":" in spec:
         from protege.envs import env_spaces
 
-        space = env_spaces(env_id).action
+        space = (spaces or env_spaces(env_id)).action
         return CallableExpert(load_callable(spec), name=spec, action_space=space, env_id=env_id)
     raise ExpertError(
         f"expert '{spec}' is not 'scripted', 'optimal', an existing SB3 model file, or "

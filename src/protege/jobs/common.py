@@ -29,10 +29,9 @@ from protege.data.storage import (
     Demonstrations,
     check_fits_in_memory,
     load_trajectories,
-    save_trajectories,
 )
 from protege.data.types import Trajectory, flatten_trajectories
-from protege.envs import Spaces, env_spaces, is_tabular_spec, make_env
+from protege.envs import Spaces, env_spaces, is_tabular_spec, make_env, resolve_env
 from protege.errors import ConfigError, DatasetError, ExpertError, ProtegeError, RunDirError
 from protege.evaluation import ReturnStats, compare_with_expert
 from protege.experts import SB3Expert, load_expert, load_sb3_model
@@ -120,25 +119,23 @@ def collect(
 ) -> list[Trajectory]:
     """Roll out the expert for `episodes` seeded episodes and save them to `out`.
 
-    Each episode is written as soon as it ends (in the order they end), so a killed collect
-    keeps every finished one; at the end the dataset is rewritten once in episode order.
+    The env is resolved once (`resolve_env`) and handed down. Each episode is validated
+    and written as soon as it ends, in episode order, so a killed collect keeps every
+    finished one and the last write is the whole dataset.
     """
-    spaces = env_spaces(env_id)  # first: an unknown env is the clearer error
-    policy = load_expert(expert, env_id)
-    horizon = episode_limit(env_id)
-    if horizon is not None:  # rollouts and the writer hold about three copies of the data
-        need = 3 * episodes * (horizon + 1) * step_bytes(spaces)
-        check_fits_in_memory(str(out), need, f"{episodes} episodes of up to {horizon} steps")
-    writer = DatasetWriter(out, env_id, spaces, overwrite=overwrite)
+    env = resolve_env(env_id)  # first: an unknown env is the clearer error
+    policy = load_expert(expert, env_id, env.spaces)
+    if env.horizon is not None:  # rollouts and the writer hold about three copies of the data
+        need = 3 * episodes * (env.horizon + 1) * step_bytes(env.spaces)
+        check_fits_in_memory(str(out), need, f"{episodes} episodes of up to {env.horizon} steps")
+    writer = DatasetWriter(out, env_id, env.spaces, overwrite=overwrite)
 
     def finished(i: int, traj: Trajectory) -> None:
-        writer.add(traj)
+        writer.add(traj, position=i)
         if on_episode is not None:
             on_episode(i, traj)
 
-    trajs = rollout(env_id, policy, episodes, seed=seed, on_episode=finished)
-    save_trajectories(out, trajs, env_id, spaces, overwrite=True)
-    return trajs
+    return rollout(env.factory, policy, episodes, seed=seed, on_episode=finished)
 
 
 def episode_limit(env_id: str) -> int | None:

@@ -129,14 +129,21 @@ class DatasetWriter:
         _check_target(self.path, overwrite)
         check_supported(Context(f"{path} (not saved)"), spaces)
         self._episodes: list[FlatEpisodes] = []
+        self._keys: list[int] = []  # the position each episode was added at
 
-    def add(self, traj: Trajectory) -> None:
-        """Validate one episode and rewrite the dataset with it appended."""
-        episode = _prepare(self.path, [traj], self.spaces, index=len(self._episodes))
+    def add(self, traj: Trajectory, position: int | None = None) -> None:
+        """Validate one episode and rewrite the dataset with it in place.
+
+        position: the episode's index (a vectorised rollout finishes episodes out of
+        order): the file always holds the finished episodes in index order, so once every
+        episode is added it is the whole dataset, written with no second pass."""
+        key = len(self._episodes) if position is None else position
+        at = sum(k < key for k in self._keys)
+        episode = _prepare(self.path, [traj], self.spaces, index=at)
         overwrite = self._overwrite or bool(self._episodes)
-        flat = _join([*self._episodes, episode])
-        _write(self.path, flat, self.env_id, self.spaces, overwrite)
-        self._episodes.append(episode)
+        episodes = [*self._episodes[:at], episode, *self._episodes[at:]]
+        _write(self.path, _join(episodes), self.env_id, self.spaces, overwrite)
+        self._episodes, self._keys = episodes, [*self._keys[:at], key, *self._keys[at:]]
 
     def __len__(self) -> int:
         return len(self._episodes)
