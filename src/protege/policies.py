@@ -43,8 +43,8 @@ from protege.nets import TensorObs, encoder_dim, make_encoder, mlp, obs_to_tenso
 from protege.rundir import atomic_write
 
 LOG_STD_MIN, LOG_STD_MAX = -2.5, 2.0
-_EPS = 1e-6
-_CLAMP = 1e-6  # keeps atanh finite for expert actions exactly at the bounds
+LOG_EPS = 1e-6
+UNIT_CLAMP = 1e-6  # keeps atanh finite for expert actions exactly at the bounds
 
 PROGRAM_FILE, ONNX_FILE = "policy.pt2", "policy.onnx"
 EXPORT_FORMAT = "protege.policy-export/1"
@@ -120,11 +120,12 @@ class ActorPolicy(nn.Module):
         return next(self.parameters()).device
 
     # -- maths -------------------------------------------------------------------------
-    def _to_unit(self, acts: torch.Tensor) -> torch.Tensor:
-        """Box actions -> [-1, 1]."""
+    def to_unit(self, acts: torch.Tensor) -> torch.Tensor:
+        """Box actions -> [-1, 1]: where the losses of BC and soft Q-learning compare them."""
         return 2.0 * (acts - self.low) / (self.high - self.low) - 1.0
 
-    def _from_unit(self, u: torch.Tensor) -> torch.Tensor:
+    def from_unit(self, u: torch.Tensor) -> torch.Tensor:
+        """[-1, 1] -> the env's Box action units (the inverse of `to_unit`)."""
         return self.low + (u + 1.0) * 0.5 * (self.high - self.low)
 
     def dist(self, obs: TensorObs, acts: torch.Tensor | None = None) -> ActionDist:
@@ -138,17 +139,17 @@ class ActorPolicy(nn.Module):
                 d.log_prob = logp_all.gather(1, acts.long().view(-1, 1)).squeeze(1)
             return d
         if self.arch.head == "deterministic":
-            return ActionDist(mode=self._from_unit(torch.tanh(out)))
+            return ActionDist(mode=self.from_unit(torch.tanh(out)))
         mu, log_std = out.chunk(2, dim=-1)
         log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
-        d = ActionDist(mode=self._from_unit(torch.tanh(mu)))
+        d = ActionDist(mode=self.from_unit(torch.tanh(mu)))
         d.entropy = (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)  # pre-squash
         if acts is not None:
-            u = self._to_unit(acts.view(len(acts), -1)).clamp(-1 + _CLAMP, 1 - _CLAMP)
+            u = self.to_unit(acts.view(len(acts), -1)).clamp(-1 + UNIT_CLAMP, 1 - UNIT_CLAMP)
             pre = torch.atanh(u)
             normal = torch.distributions.Normal(mu, log_std.exp())
             # change of variables through tanh (and the fixed affine map to the bounds)
-            d.log_prob = (normal.log_prob(pre) - torch.log(1 - u.pow(2) + _EPS)).sum(-1)
+            d.log_prob = (normal.log_prob(pre) - torch.log(1 - u.pow(2) + LOG_EPS)).sum(-1)
         return d
 
     def mode(self, obs: TensorObs) -> torch.Tensor:
@@ -158,7 +159,7 @@ class ActorPolicy(nn.Module):
         if self.discrete:
             return out.argmax(dim=-1)
         mu = out if self.arch.head == "deterministic" else out.chunk(2, dim=-1)[0]
-        return self._from_unit(torch.tanh(mu))
+        return self.from_unit(torch.tanh(mu))
 
     # -- acting ------------------------------------------------------------------------
     @torch.no_grad()

@@ -88,7 +88,7 @@ def bc_loss(
     """Negative log-likelihood of the expert's actions (or MSE), minus the entropy bonus."""
     if not policy.discrete and cfg.continuous_loss == "mse":
         mode = policy.dist(obs).mode
-        err = policy._to_unit(mode) - policy._to_unit(acts.view(len(acts), -1))
+        err = policy.to_unit(mode) - policy.to_unit(acts.view(len(acts), -1))
         loss = err.pow(2).sum(-1).mean()
         return loss, {"mse": loss.detach()}
     d = policy.dist(obs, acts)
@@ -99,7 +99,7 @@ def bc_loss(
     if policy.discrete:
         stats["accuracy"] = (d.mode == acts.long()).float().mean()
     else:
-        err = policy._to_unit(d.mode) - policy._to_unit(acts.view(len(acts), -1))
+        err = policy.to_unit(d.mode) - policy.to_unit(acts.view(len(acts), -1))
         stats["mse"] = err.pow(2).sum(-1).mean().detach()
     return nll - cfg.ent_weight * entropy, stats
 

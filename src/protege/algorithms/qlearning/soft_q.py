@@ -21,7 +21,7 @@ from torch import nn
 
 from protege.envs import Spaces
 from protege.nets import TensorObs, encoder_dim, make_encoder, mlp
-from protege.policies import _CLAMP, _EPS, LOG_STD_MAX, ActorPolicy, PolicyArch
+from protege.policies import LOG_EPS, LOG_STD_MAX, UNIT_CLAMP, ActorPolicy, PolicyArch
 
 
 # -- discrete ------------------------------------------------------------------------------
@@ -110,10 +110,10 @@ def squashed_gaussian(
     mu, log_std = actor.trunk(actor.encoder(obs)).chunk(2, dim=-1)
     std = log_std.clamp(SAC_LOG_STD_MIN, LOG_STD_MAX).exp()
     pre = mu + std * noise
-    u = torch.tanh(pre).clamp(-1 + _CLAMP, 1 - _CLAMP)
+    u = torch.tanh(pre).clamp(-1 + UNIT_CLAMP, 1 - UNIT_CLAMP)
     log_normal = -0.5 * noise.pow(2) - std.log() - 0.5 * math.log(2 * math.pi)
-    logp = log_normal - torch.log(1 - u.pow(2) + _EPS)
-    return actor._from_unit(u), logp.sum(-1)
+    logp = log_normal - torch.log(1 - u.pow(2) + LOG_EPS)
+    return actor.from_unit(u), logp.sum(-1)
 
 
 def sample_continuous(
