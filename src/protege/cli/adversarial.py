@@ -89,11 +89,13 @@ def _command(name: str) -> Callable[..., None]:
         tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
         threads: int = typer.Option(1, min=1, help=THREADS_HELP),
     ) -> None:
+        # here, not at the top: keeps torch and SB3 out of `protege --help`
         from protege.callbacks import TensorBoardLogger
         from protege.jobs.adversarial import build_config, train_run
 
         use_threads(threads)
         cfg = build_config(name, set_, learner=learner, steps=steps, seed=seed)
+        # here, not at the top: keeps torch and SB3 out of `protege --help`
         from protege.rl import steps_taken
 
         note_rounding(

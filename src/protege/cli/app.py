@@ -44,6 +44,7 @@ expert_app = typer.Typer(help="Make experts where no built-in one exists.", no_a
 
 def _show_version(value: bool) -> None:
     if value:
+        # here, not at the top: keeps torch and SB3 out of `protege --help`
         from protege import __version__
 
         console.print(f"protege {__version__}")
@@ -75,6 +76,7 @@ class AlgorithmCommand(TyperCommand):
     the commands (`protege train --help`) loads no algorithm, and so no torch."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:  # Typer's own vendored Click types
+        # here, not at the top: keeps torch and SB3 out of `protege --help`
         from protege.jobs import catalog
 
         if self.name in catalog.ALGORITHMS and not self.epilog:
@@ -89,6 +91,7 @@ def use_threads(threads: int) -> None:
     machine: BC on CartPole took 28.4 s instead of 3.0 s, GAIL for 8k steps 126 s instead of
     6.3 s, on a loaded 2-core machine. torch is imported here, not at the top, so that
     `protege --help` does not load it."""
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     import torch
 
     torch.set_num_threads(threads)
@@ -106,6 +109,7 @@ def note_rounding(steps: int, taken: int) -> None:
 
 def trainer_callbacks(name: str, show: str, out: Path, tensorboard: bool = False) -> list[Callback]:
     """A trainer's progress bar, plus a TensorBoard logger in the run dir when asked."""
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.callbacks import RichProgress, TensorBoardLogger
 
     callbacks: list[Callback] = [RichProgress(name, show=show)]

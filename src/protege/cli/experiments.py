@@ -26,6 +26,7 @@ def sweep_cmd(
     Finished trials (a run dir with metrics.json) are kept: run the same sweep again to
     finish an interrupted one.
     """
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.experiments.sweep import aggregate, load_sweep, plan, write_results
 
     sweep = load_sweep(sweep_file)
@@ -42,6 +43,7 @@ def _run_trials(
     trials: list[Any], workers: int | None, ray: bool, address: str | None, storage: Path
 ) -> list[dict[str, Any]]:
     """Run sweep trials locally (with a progress bar) or on Ray; report the failed ones."""
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.experiments.sweep import run_local, run_ray
 
     finished = sum((Path(t.run_dir) / "metrics.json").is_file() for t in trials)
@@ -81,6 +83,7 @@ def bench_cmd(
     trajectories. pendulum: Pendulum-v1, 20 episodes. tabular: gridworlds and toy-text.
     Finished runs are kept: the same command again only runs what is missing.
     """
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.experiments.bench import get_suite, plan_bench, tabulate, write_bench
 
     def split(value: str | None) -> list[str] | None:

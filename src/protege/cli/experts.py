@@ -15,6 +15,7 @@ from protege.errors import ExpertError
 @app.command("experts")
 def experts_cmd() -> None:
     """List the built-in scripted experts and their measured returns."""
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.experts.scripted import SCRIPTED_EXPERTS
 
     table = Table(title="Built-in scripted experts (mean return over 100 seeded episodes)")
@@ -45,6 +46,7 @@ def collect_cmd(
     ),
 ) -> None:
     """Record an expert's demonstrations."""
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.jobs.common import collect
 
     with episode_progress("collect", episodes) as progress:
@@ -73,6 +75,7 @@ def expert_train_cmd(
     threads: int = typer.Option(1, min=1, help=THREADS_HELP),
 ) -> None:
     """Train a Stable-Baselines3 expert on the env's reward, when no scripted one exists."""
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.data.rollout import RandomPolicy
     from protege.evaluation import beats_random, evaluate_returns
     from protege.experts import SB3Expert

@@ -58,6 +58,7 @@ def _command(name: str) -> Callable[..., None]:
         tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
         threads: int = typer.Option(1, min=1, help=THREADS_HELP),
     ) -> None:
+        # here, not at the top: keeps torch and SB3 out of `protege --help`
         from protege.jobs.qlearning import build_config, train_run
 
         use_threads(threads)

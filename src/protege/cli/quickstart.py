@@ -19,6 +19,7 @@ def quickstart_cmd(
     threads: int = typer.Option(1, min=1, help=THREADS_HELP),
 ) -> None:
     """The whole journey on a built-in default: expert → demonstrations → BC → comparison."""
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.algorithms.bc import BCConfig
     from protege.callbacks import RichProgress
     from protege.jobs.bc import train_run

@@ -31,6 +31,7 @@ def record_cmd(
 
     Kept episodes are written at once, so closing the window (or Esc) never loses them.
     """
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.experts.human import keymap_for, record
 
     km = keymap_for(env, keymap)  # a missing or bad key map fails before the window opens

@@ -18,6 +18,7 @@ def eval_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
 ) -> None:
     """Measure a trained policy against the expert and a random policy; writes metrics.json."""
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.jobs.dispatch import evaluate_run
     from protege.rundir import read_config
 
@@ -43,6 +44,7 @@ def compare_rewards_cmd(
 
     Tabular rewards are compared exactly; continuous ones by sampled EPIC on both runs'
     demonstrations and held-out episodes of their policies."""
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.jobs.reward_distance import compare_rewards
 
     result = compare_rewards(run_a, run_b, env)
@@ -69,6 +71,7 @@ def report_cmd(
     out: Path = typer.Option(Path("report.html"), help="The HTML page to write."),
 ) -> None:
     """One self-contained HTML page (plots embedded) over run directories."""
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.reports.html import write_report
 
     path = write_report(run_dirs, out)

@@ -35,6 +35,7 @@ def train_from_config(
     ),
 ) -> None:
     """Train a policy from demonstrations into a run directory (or re-run one: --config)."""
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.errors import ConfigError
 
     if ctx.invoked_subcommand is not None:
@@ -49,6 +50,7 @@ def train_from_config(
             "give an algorithm (`protege train bc ...`, see --help) or re-run one: "
             "`protege train --config RUN/config.json --out NEW_RUN`"
         )
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.callbacks import RichProgress
     from protege.jobs.dispatch import rerun_from_config
 
@@ -81,6 +83,7 @@ def _bc_command(name: str) -> Callable[..., None]:
         tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
         threads: int = typer.Option(1, min=1, help=THREADS_HELP),
     ) -> None:
+        # here, not at the top: keeps torch and SB3 out of `protege --help`
         from protege.jobs.bc import build_config, train_run
 
         use_threads(threads)
@@ -130,6 +133,7 @@ def train_dagger_cmd(
     tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
     threads: int = typer.Option(1, min=1, help=THREADS_HELP),
 ) -> None:
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.jobs.dagger import build_config, train_run
 
     use_threads(threads)

@@ -47,10 +47,12 @@ def _command(name: str) -> Callable[..., None]:
         ),
         threads: int = typer.Option(1, min=1, help=THREADS_HELP),
     ) -> None:
+        # here, not at the top: keeps torch and SB3 out of `protege --help`
         from protege.jobs.transfer import train_on_reward_run
         from protege.rl import rich_progress_callback
 
         use_threads(threads)
+        # here, not at the top: keeps torch and SB3 out of `protege --help`
         from protege.rl import steps_taken
 
         note_rounding(steps, steps_taken(name, steps, n_envs=8))
