@@ -16,8 +16,13 @@ import typer
 
 from protege.callbacks import Callback
 from protege.cli.app import (
-    TENSORBOARD_HELP,
-    THREADS_HELP,
+    EVAL_EPISODES_OPTION,
+    EXPERT_OPTION,
+    OVERWRITE_OPTION,
+    RESUME_OPTION,
+    SET_OPTION,
+    TENSORBOARD_OPTION,
+    THREADS_OPTION,
     AlgorithmCommand,
     console,
     metrics_table,
@@ -73,21 +78,13 @@ def _command(name: str) -> Callable[..., None]:
         ),
         steps: int | None = typer.Option(None, min=1, help="Learner env steps (default 100000)."),
         seed: int = typer.Option(0, help="Seeds the learner, discriminator and envs."),
-        set_: list[str] = typer.Option(
-            [], "--set", help="Override a setting: key=value (listed below)."
-        ),
-        expert: str | None = typer.Option(
-            None, help="Expert to compare with (default: built-in, else the demos' returns)."
-        ),
-        eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
-        overwrite: bool = typer.Option(
-            False, "--overwrite", help="Reuse an existing run directory."
-        ),
-        resume: bool = typer.Option(
-            False, "--resume", help="Continue an interrupted run from its checkpoint."
-        ),
-        tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
-        threads: int = typer.Option(1, min=1, help=THREADS_HELP),
+        set_: list[str] = SET_OPTION,
+        expert: str | None = EXPERT_OPTION,
+        eval_episodes: int = EVAL_EPISODES_OPTION,
+        overwrite: bool = OVERWRITE_OPTION,
+        resume: bool = RESUME_OPTION,
+        tensorboard: bool = TENSORBOARD_OPTION,
+        threads: int = THREADS_OPTION,
     ) -> None:
         # here, not at the top: keeps torch and SB3 out of `protege --help`
         from protege.callbacks import TensorBoardLogger

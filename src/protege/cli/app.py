@@ -29,6 +29,20 @@ THREADS_HELP = (
 )
 """The --threads flag's help, the same on every command that trains."""
 
+# The options every trainer shares, declared once (Typer reads a default's metadata only,
+# so one OptionInfo serves every command).
+SET_OPTION: Any = typer.Option([], "--set", help="Override a setting: key=value (listed below).")
+EXPERT_OPTION: Any = typer.Option(
+    None, help="Expert to compare with (default: built-in, else the demos' returns)."
+)
+EVAL_EPISODES_OPTION: Any = typer.Option(20, min=1, help="Evaluation episodes.")
+OVERWRITE_OPTION: Any = typer.Option(False, "--overwrite", help="Reuse an existing run directory.")
+RESUME_OPTION: Any = typer.Option(
+    False, "--resume", help="Continue an interrupted run from its checkpoint."
+)
+TENSORBOARD_OPTION: Any = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP)
+THREADS_OPTION: Any = typer.Option(1, min=1, help=THREADS_HELP)
+
 app = typer.Typer(
     name="protege",
     help="Imitation learning: record an expert, learn from it, and measure the learner against it.",

@@ -8,7 +8,14 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from protege.cli.app import THREADS_HELP, app, console, episode_progress, expert_app, use_threads
+from protege.cli.app import (
+    THREADS_OPTION,
+    app,
+    console,
+    episode_progress,
+    expert_app,
+    use_threads,
+)
 from protege.errors import ExpertError
 
 
@@ -72,7 +79,7 @@ def expert_train_cmd(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace an existing model file at --out."
     ),
-    threads: int = typer.Option(1, min=1, help=THREADS_HELP),
+    threads: int = THREADS_OPTION,
 ) -> None:
     """Train a Stable-Baselines3 expert on the env's reward, when no scripted one exists."""
     # here, not at the top: keeps torch and SB3 out of `protege --help`

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from protege.cli.app import THREADS_HELP, app, console, metrics_table, use_threads
+from protege.cli.app import THREADS_OPTION, app, console, metrics_table, use_threads
 
 
 @app.command("quickstart")
@@ -16,7 +16,7 @@ def quickstart_cmd(
     out: Path | None = typer.Option(None, help="Directory for the demos and run (default: temp)."),
     env: str = typer.Option("CartPole-v1", help="An env with a built-in scripted expert."),
     episodes: int = typer.Option(10, help="Expert episodes to learn from."),
-    threads: int = typer.Option(1, min=1, help=THREADS_HELP),
+    threads: int = THREADS_OPTION,
 ) -> None:
     """The whole journey on a built-in default: expert → demonstrations → BC → comparison."""
     # here, not at the top: keeps torch and SB3 out of `protege --help`

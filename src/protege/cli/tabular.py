@@ -13,8 +13,11 @@ from pathlib import Path
 import typer
 
 from protege.cli.app import (
-    TENSORBOARD_HELP,
-    THREADS_HELP,
+    EVAL_EPISODES_OPTION,
+    OVERWRITE_OPTION,
+    SET_OPTION,
+    TENSORBOARD_OPTION,
+    THREADS_OPTION,
     AlgorithmCommand,
     console,
     metrics_table,
@@ -38,21 +41,17 @@ def _command(name: str) -> Callable[..., None]:
         iterations: int | None = typer.Option(None, min=1, help="Iterations at most."),
         tol: float | None = typer.Option(None, min=0.0, help="Stop once the gap is this small."),
         seed: int = typer.Option(0, help="Seeds the algorithm (where random) and evaluation."),
-        set_: list[str] = typer.Option(
-            [], "--set", help="Override a setting: key=value (listed below)."
-        ),
-        eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
-        overwrite: bool = typer.Option(
-            False, "--overwrite", help="Reuse an existing run directory."
-        ),
+        set_: list[str] = SET_OPTION,
+        eval_episodes: int = EVAL_EPISODES_OPTION,
+        overwrite: bool = OVERWRITE_OPTION,
         resume: bool = typer.Option(
             False,
             "--resume",
             help="Continue an interrupted run from its checkpoint (all but lp-irl, which is "
             "one solve and has none).",
         ),
-        tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
-        threads: int = typer.Option(1, min=1, help=THREADS_HELP),
+        tensorboard: bool = TENSORBOARD_OPTION,
+        threads: int = THREADS_OPTION,
     ) -> None:
         # here, not at the top: keeps torch and SB3 out of `protege --help`
         from protege.jobs.tabular import build_config, train_run

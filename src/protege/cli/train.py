@@ -10,8 +10,13 @@ from pathlib import Path
 import typer
 
 from protege.cli.app import (
-    TENSORBOARD_HELP,
-    THREADS_HELP,
+    EVAL_EPISODES_OPTION,
+    EXPERT_OPTION,
+    OVERWRITE_OPTION,
+    RESUME_OPTION,
+    SET_OPTION,
+    TENSORBOARD_OPTION,
+    THREADS_OPTION,
     AlgorithmCommand,
     console,
     metrics_table,
@@ -67,21 +72,13 @@ def _bc_command(name: str) -> Callable[..., None]:
         demos: str = typer.Option(..., help="*.npz, a Minari dataset dir, or a local Minari id."),
         out: Path = typer.Option(..., help="Run directory to create."),
         seed: int = typer.Option(0, help="Seeds initialisation, data split and minibatches."),
-        expert: str | None = typer.Option(
-            None, help="Expert to compare with (default: built-in, else the demos' returns)."
-        ),
-        set_: list[str] = typer.Option(
-            [], "--set", help="Override a setting: key=value (listed below)."
-        ),
-        eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
-        overwrite: bool = typer.Option(
-            False, "--overwrite", help="Reuse an existing run directory."
-        ),
-        resume: bool = typer.Option(
-            False, "--resume", help="Continue an interrupted run from its checkpoint."
-        ),
-        tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
-        threads: int = typer.Option(1, min=1, help=THREADS_HELP),
+        expert: str | None = EXPERT_OPTION,
+        set_: list[str] = SET_OPTION,
+        eval_episodes: int = EVAL_EPISODES_OPTION,
+        overwrite: bool = OVERWRITE_OPTION,
+        resume: bool = RESUME_OPTION,
+        tensorboard: bool = TENSORBOARD_OPTION,
+        threads: int = THREADS_OPTION,
     ) -> None:
         # here, not at the top: keeps torch and SB3 out of `protege --help`
         from protege.jobs.bc import build_config, train_run
@@ -120,7 +117,7 @@ def train_dagger_cmd(
         [], "--set", help="Override a DAggerConfig field: key=value, bc.key=value for the inner BC."
     ),  # fmt: skip
     eval_episodes: int = typer.Option(10, min=1, help="Evaluation episodes after each round."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Reuse an existing run directory."),
+    overwrite: bool = OVERWRITE_OPTION,
     resume: bool = typer.Option(
         False, "--resume", help="Continue an interrupted run from its saved rounds."
     ),
@@ -130,8 +127,8 @@ def train_dagger_cmd(
     keymap: Path | None = typer.Option(
         None, "--keymap", help="--expert human: a JSON key map (see `protege record --help`)."
     ),
-    tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
-    threads: int = typer.Option(1, min=1, help=THREADS_HELP),
+    tensorboard: bool = TENSORBOARD_OPTION,
+    threads: int = THREADS_OPTION,
 ) -> None:
     # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.jobs.dagger import build_config, train_run

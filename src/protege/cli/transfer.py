@@ -16,7 +16,9 @@ from pathlib import Path
 import typer
 
 from protege.cli.app import (
-    THREADS_HELP,
+    EVAL_EPISODES_OPTION,
+    OVERWRITE_OPTION,
+    THREADS_OPTION,
     console,
     metrics_table,
     note_rounding,
@@ -41,11 +43,9 @@ def _command(name: str) -> Callable[..., None]:
         expert: str | None = typer.Option(
             None, help="Expert to compare with (default: the reward run's, else built-in)."
         ),
-        eval_episodes: int = typer.Option(20, min=1, help="Evaluation episodes."),
-        overwrite: bool = typer.Option(
-            False, "--overwrite", help="Reuse an existing run directory."
-        ),
-        threads: int = typer.Option(1, min=1, help=THREADS_HELP),
+        eval_episodes: int = EVAL_EPISODES_OPTION,
+        overwrite: bool = OVERWRITE_OPTION,
+        threads: int = THREADS_OPTION,
     ) -> None:
         # here, not at the top: keeps torch and SB3 out of `protege --help`
         from protege.jobs.transfer import train_on_reward_run
