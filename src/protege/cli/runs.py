@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from protege.cli.app import app, console, metrics_table, rounds_table
+from protege.cli.app import app, console, episode_progress, metrics_table, rounds_table
 
 
 @app.command("eval")
@@ -22,8 +22,12 @@ def eval_cmd(
     from protege.jobs.dispatch import evaluate_run
     from protege.rundir import read_config
 
-    env = read_config(run_dir)["env"]
-    metrics = evaluate_run(run_dir, episodes)
+    config = read_config(run_dir)
+    env = config["env"]
+    n = episodes or int(config.get("eval_episodes", 20))
+    with episode_progress("evaluate", 0) as progress:  # the learner's, expert's and random's
+        task = progress.add_task(f"evaluate {run_dir} ({n} episodes each)", total=None)
+        metrics = evaluate_run(run_dir, episodes, on_episode=lambda i, t: progress.advance(task))
     if as_json:
         print(json.dumps(metrics, indent=2))
     else:
