@@ -30,7 +30,7 @@ from protege.algorithms.adversarial import (
 from protege.callbacks import Callback, CSVLogger
 from protege.data.rollout import Policy, rollout
 from protege.data.types import Transitions, flatten_trajectories
-from protege.envs import env_spaces
+from protege.envs import resolve_env
 from protege.errors import ConfigError
 from protege.evaluation import pearson
 from protege.experts import load_expert
@@ -98,8 +98,9 @@ def train_run(
     if demos is None:
         raise ConfigError(f"{algo} learns from demonstrations; pass --demos PATH")
     demos_path = demos
-    data = load_demos(demos_path, env_id)  # first: a missing or mismatched file fails here
-    spaces = env_spaces(env_id)
+    env = resolve_env(env_id)  # once: the spaces, the demos check and the learner use it
+    data = load_demos(demos_path, env)  # first: a missing or mismatched file fails here
+    spaces = env.spaces
     try:
         check_learner(cfg.learner, spaces.action, env_id)
     except ConfigError as exc:

@@ -31,7 +31,7 @@ from protege.data.storage import (
     load_trajectories,
 )
 from protege.data.types import Trajectory, flatten_trajectories
-from protege.envs import Spaces, env_spaces, is_tabular_spec, make_env, resolve_env
+from protege.envs import EnvHandle, Spaces, env_spaces, is_tabular_spec, make_env, resolve_env
 from protege.errors import ConfigError, DatasetError, ExpertError, ProtegeError, RunDirError
 from protege.evaluation import ReturnStats, compare_with_expert
 from protege.experts import SB3Expert, load_expert, load_sb3_model
@@ -158,10 +158,13 @@ def step_bytes(spaces: Any) -> int:
     return size(spaces.observation.sample()) + size(spaces.action.sample())
 
 
-def load_demos(demos: str | Path, env_id: str) -> Demonstrations:
-    """Load and validate demonstrations against `env_id`; a dataset with no step to learn
-    from is refused here, before any run directory is made."""
-    data = load_trajectories(demos, env_id=env_id, spaces=env_spaces(env_id))
+def load_demos(demos: str | Path, env: str | EnvHandle) -> Demonstrations:
+    """Load and validate demonstrations against the env (an id, or a handle already
+    resolved by the job); a dataset with no step to learn from is refused here, before any
+    run directory is made."""
+    env = env if isinstance(env, EnvHandle) else resolve_env(env)
+    env_id = env.id
+    data = load_trajectories(demos, env_id=env_id, spaces=env.spaces)
     if sum(len(t) for t in data.trajectories) == 0:
         raise DatasetError(
             f"{demos}: its {len(data.trajectories)} episode(s) hold no steps to learn from; "

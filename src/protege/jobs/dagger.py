@@ -21,7 +21,7 @@ from protege.algorithms.best import BestSoFar
 from protege.algorithms.dagger import DAggerConfig, train_dagger
 from protege.callbacks import Callback, CSVLogger
 from protege.data.rollout import Policy, RandomPolicy
-from protege.envs import env_spaces, make_env
+from protege.envs import make_env, resolve_env
 from protege.errors import ConfigError
 from protege.evaluation import evaluate_returns, normalized_score
 from protege.experts import load_expert
@@ -80,7 +80,7 @@ def train_run(
     """
     if expert is None:
         raise ConfigError(f"dagger on {env_id}: no expert to query; pass --expert")
-    spaces = env_spaces(env_id)
+    spaces = resolve_env(env_id).spaces
     human = expert == "human"
     if human:
         from protege.experts.human import Teleop, default_fps, human_collector, keymap_for

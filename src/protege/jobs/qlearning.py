@@ -30,7 +30,7 @@ from protege.algorithms.qlearning import IQLearnConfig, SQILConfig
 from protege.callbacks import Callback, CSVLogger
 from protege.data.rollout import Policy, RandomPolicy
 from protege.data.types import flatten_trajectories
-from protege.envs import env_factory, env_spaces
+from protege.envs import EnvHandle, resolve_env
 from protege.errors import ConfigError
 from protege.evaluation import evaluate_returns, normalized_score
 from protege.experts import load_expert
@@ -79,19 +79,21 @@ def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> QLea
     return cfg
 
 
-def _progress_evaluator(env_id: str, expert: str | None) -> Any:
+def _progress_evaluator(env: EnvHandle, expert: str | None) -> Any:
     """Return (and normalised score, where an expert can be run) on PROGRESS_EPISODES."""
-    spaces = env_spaces(env_id)
+    env_id, spaces = env.id, env.spaces
     random = evaluate_returns(
-        env_id, RandomPolicy(spaces.action, PROGRESS_SEED), PROGRESS_EPISODES, PROGRESS_SEED
+        env.factory, RandomPolicy(spaces.action, PROGRESS_SEED), PROGRESS_EPISODES, PROGRESS_SEED
     )
     expert_mean = None
     if expert is not None:
-        reference = load_expert(expert, env_id)
-        expert_mean = evaluate_returns(env_id, reference, PROGRESS_EPISODES, PROGRESS_SEED).mean
+        reference = load_expert(expert, env_id, spaces)
+        expert_mean = evaluate_returns(
+            env.factory, reference, PROGRESS_EPISODES, PROGRESS_SEED
+        ).mean
 
     def evaluate(policy: Policy) -> dict[str, float]:
-        stats = evaluate_returns(env_id, policy, PROGRESS_EPISODES, PROGRESS_SEED)
+        stats = evaluate_returns(env.factory, policy, PROGRESS_EPISODES, PROGRESS_SEED)
         row = {"return_mean": stats.mean}
         if expert_mean is not None:
             row["normalized_score"] = normalized_score(stats.mean, expert_mean, random.mean)
@@ -128,15 +130,16 @@ def train_run(
     if demos is None:
         raise ConfigError(f"{algo} learns from demonstrations; pass --demos PATH")
     demos_path = demos
-    data = load_demos(demos_path, env_id)  # first: a missing or mismatched file fails here
+    handle = resolve_env(env_id)  # once: the demos check, the env and the evaluator use it
+    data = load_demos(demos_path, handle)  # first: a missing or mismatched file fails here
     offline = isinstance(cfg, IQLearnConfig) and cfg.offline
-    env = None if offline else env_factory(env_id)
+    env = None if offline else handle.factory
     expert = expert if expert is not None else default_expert(env_id)
     config = run_config(algo, env_id, cfg, demos=demos_path, expert=expert,
                         eval_episodes=eval_episodes, offline=offline)  # fmt: skip
     run = open_run(out, config, overwrite, resume)
     transitions = flatten_trajectories(data.trajectories)
-    evaluate = _progress_evaluator(env_id, expert) if cfg.eval_every > 0 else None
+    evaluate = _progress_evaluator(handle, expert) if cfg.eval_every > 0 else None
     logged = [CSVLogger(run / PROGRESS), *callbacks]
     result = train(transitions, data.spaces, cfg, logged, env=env, evaluate=evaluate,
                    checkpoint=run / CHECKPOINTS / CHECKPOINT,

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from protege.envs import env_spaces
+from protege.envs import resolve_env
 from protege.errors import ConfigError, RunDirError
 from protege.jobs.common import (
     default_expert,
@@ -55,7 +55,8 @@ def train_on_reward_run(
             f"learned a reward (protege train iq-learn|sqil|gail|airl|gcl)"
         )
     reward = load_reward(reward_run)
-    spaces = env_spaces(env_id)
+    env = resolve_env(env_id)  # once, for the reward's spaces and the demos check
+    spaces = env.spaces
     if reward.spaces != spaces:
         raise ConfigError(
             f"--reward {reward_run / REWARD_FILE}: learned on observation "
@@ -71,7 +72,7 @@ def train_on_reward_run(
             f"--reward {reward_run}: it has no config.json naming its demonstrations; pass "
             "--demos PATH for the comparison with the expert"
         )
-    load_demos(demos, env_id)  # fail before training if the comparison cannot be made
+    load_demos(demos, env)  # fail before training if the comparison cannot be made
     expert = expert if expert is not None else source.get("expert", default_expert(env_id))
     if steps < 1:
         raise ConfigError(f"--steps {steps}: must be at least 1")
