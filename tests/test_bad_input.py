@@ -163,6 +163,50 @@ def test_set_values_are_applied_or_refused_with_a_config_error(key: str, value: 
     tried["--set"] = tried.get("--set", 0) + 1
 
 
+def _setting_names(cfg: object, prefix: str = "") -> list[str]:
+    """Every settable name of a config, nested configs' as `bc.epochs`."""
+    import dataclasses
+
+    names = []
+    for f in dataclasses.fields(cfg):  # type: ignore[arg-type]
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            names += _setting_names(value, f"{prefix}{f.name}.")
+        else:
+            names.append(prefix + f.name)
+    return names
+
+
+VALUES = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["-1", "0", "1e9", "nan", "inf", "-inf", "none", "true", "64,0", "0.5",
+                     "-0.5", "", "cuda", "cpu", "gpu", "ppo", "dqn", "1.5", "2"]),
+    st.integers(-5, 10**6).map(str),
+    st.floats().map(str),
+)  # fmt: skip
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None)
+@given(data=st.data())
+def test_every_algorithms_settings_are_applied_in_range_or_refused(data: st.DataObject) -> None:
+    """For every catalog algorithm, a generated `--set` is refused in one line, or gives a
+    config whose every setting is of its type and in its range (nothing bad slips through)."""
+    from protege.config import check_fields
+    from protege.jobs import catalog
+
+    name = data.draw(st.sampled_from(sorted(catalog.ALGORITHMS)), label="algorithm")
+    cfg = catalog.get(name).default_config()
+    key = data.draw(st.sampled_from([*_setting_names(cfg), "nope"]), label="key")
+    value = data.draw(VALUES, label="value")
+    try:
+        new = apply_overrides(cfg, [f"{key}={value}"])
+    except ProtegeError as exc:
+        assert "\n" not in str(exc)
+    else:
+        check_fields(new)
+    tried["--set (catalog)"] = tried.get("--set (catalog)", 0) + 1
+
+
 @settings(max_examples=EXAMPLES // 3, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(env=st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1,
@@ -229,6 +273,62 @@ def test_experts_returning_any_action_record_or_are_one_line(
     else:
         load_trajectories(out, env_id=env)
     tried["expert actions"] = tried.get("expert actions", 0) + 1
+
+
+JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5),
+                        st.lists(st.integers(), max_size=2))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def finished_run(workdir: Path) -> Path:
+    demos = workdir / "run-demos.npz"
+    assert cli("collect", "CartPole-v1", "--episodes", "2", "--out", str(demos)) == 0
+    out = workdir / "finished"
+    assert cli("train", "bc", "--env", "CartPole-v1", "--demos", str(demos), "--out", str(out),
+               "--set", "epochs=2", "--eval-episodes", "1") == 0  # fmt: skip
+    return out
+
+
+@settings(max_examples=EXAMPLES // 6, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(
+    metrics=st.dictionaries(st.sampled_from(["return_mean", "normalized_score", "episodes",
+                                             "return_std", "other"]), JSON_VALUES, max_size=3),
+    progress=st.one_of(st.none(), st.text(max_size=60),
+                       st.lists(st.lists(st.sampled_from(["1", "x", "", "nan", "2.5"]),
+                                         min_size=1, max_size=4), max_size=4)),
+)  # fmt: skip
+def test_damaged_metrics_and_progress_are_reported_or_one_line(
+    finished_run: Path,
+    workdir: Path,
+    capsys,
+    metrics: dict,
+    progress: object,  # noqa: ANN001
+) -> None:
+    """`protege report` on generated metrics.json and progress.csv contents: a page, or one
+    line with exit 2 and no page written."""
+    import shutil
+
+    run = workdir / "damaged"
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.copytree(finished_run, run)
+    saved = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**saved, **metrics}))
+    if isinstance(progress, str):
+        (run / "progress.csv").write_text(progress)
+    elif isinstance(progress, list):
+        header = (run / "progress.csv").read_text().splitlines()[0]
+        rows = [header, *(",".join(r) for r in progress)]
+        (run / "progress.csv").write_text("\n".join(rows) + "\n")
+    page = workdir / "page.html"
+    page.unlink(missing_ok=True)
+    capsys.readouterr()
+    code = cli("report", str(run), "--out", str(page))
+    err = capsys.readouterr().err
+    assert code in (0, 2) and "Traceback" not in err, err
+    if code == 2:
+        assert len(err.strip().splitlines()) == 1 and not page.exists(), err
+    tried["run file contents"] = tried.get("run file contents", 0) + 1
 
 
 def test_the_count_of_cases_tried() -> None:

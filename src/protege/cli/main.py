@@ -50,6 +50,12 @@ def _no_space(filename: str | None) -> str:
     return f"{filename}: no space left on the disk{free} (nothing was half-written)"
 
 
+def _interrupted() -> NoReturn:
+    # the real stderr: a progress bar still live at the interrupt redirects sys.stderr
+    print("interrupted: run the same command with --resume to continue", file=sys.__stderr__)
+    sys.exit(130)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 2, usage errors
     (a missing option, a value the parser refuses) included."""
@@ -71,8 +77,9 @@ def main(argv: list[str] | None = None) -> None:
             message = f"{where}{exc.strerror or exc}; check the paths given (--out, --demos, ...)"
         fail(message)
     except (KeyboardInterrupt, Abort):
-        err_console.print("interrupted")
-        sys.exit(130)
+        _interrupted()
+    if code == 130:  # Typer turns Ctrl-C (SIGINT) into exit code 130
+        _interrupted()
     sys.exit(code if isinstance(code, int) else 0)  # as Click's standalone mode does
 
 
