@@ -7,8 +7,11 @@ local pool of processes or on Ray Tune, aggregated into one table.
     seeds: [0, 1, 2]
     demos: {episodes: 10}               # collected once per env from its built-in expert,
                                         # or a dataset per env: {CartPole-v1: demos.npz}
-    grid: {epochs: [20, 50]}            # --set values, crossed with everything above
-    set: {batch_size: 128}              # --set values for every run
+    grid: {epochs: [20, 50]}            # --set values, crossed with everything above; a
+                                        # setting applies to the algorithms that have it
+    set: {batch_size: 128, dagger: {bc.epochs: 20}}   # for every run, or for one algorithm
+    expert: scripted                    # records the demos, labels DAgger, is compared with
+                                        # (default: the env's built-in expert)
     eval_episodes: 10
 
 Every trial is an ordinary run directory; a trial whose `metrics.json` exists is finished,
@@ -39,7 +42,7 @@ from protege.errors import ConfigError, ProtegeError
 from protege.jobs.catalog import ALGORITHMS
 from protege.rundir import CONFIG, METRICS, read_json
 
-SWEEP_KEYS = {"name", "algos", "envs", "seeds", "demos", "grid", "set", "eval_episodes"}
+SWEEP_KEYS = {"name", "algos", "envs", "seeds", "demos", "grid", "set", "eval_episodes", "expert"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Trial:
     run_dir: str
     demos: str | None
     eval_episodes: int
+    expert: str | None = None  # None: the env's built-in expert
 
     @property
     def label(self) -> str:
@@ -73,6 +77,7 @@ class Sweep:
     fixed: dict[str, Any] = field(default_factory=dict)
     eval_episodes: int = 10
     source: str = "sweep"  # the file, for error messages
+    expert: str | None = None  # None: each env's built-in expert
 
 
 def _as_list(value: Any, key: str, path: Path) -> list[Any]:
@@ -111,6 +116,9 @@ def load_sweep(path: str | Path) -> Sweep:
         raise ConfigError(f"{path}: seeds must be integers, e.g. seeds: [0, 1, 2]")
     grid = data.get("grid") or {}
     fixed = data.get("set") or {}
+    expert = data.get("expert")
+    if expert is not None and not isinstance(expert, str):
+        raise ConfigError(f"{path}: 'expert' must be text, e.g. expert: scripted or expert.zip")
     demos = data.get("demos") or {"episodes": 10}
     for key, value in (("grid", grid), ("set", fixed), ("demos", demos)):
         if not isinstance(value, dict):
@@ -121,11 +129,58 @@ def load_sweep(path: str | Path) -> Sweep:
         envs=[str(e) for e in _as_list(data["envs"], "envs", path)],
         seeds=seeds,
         demos=demos,
-        grid={str(k): _as_list(v, f"grid.{k}", path) for k, v in grid.items()},
+        grid={str(k): _grid_values(k, v, path, algos) for k, v in grid.items()},
         fixed={str(k): v for k, v in fixed.items()},
+        expert=expert,
         eval_episodes=int(data.get("eval_episodes", 10)),
         source=str(path),
     )
+
+
+def _grid_values(key: Any, value: Any, path: Path, algos: list[str]) -> Any:
+    """A grid entry: a list of values, or (under an algorithm's name) its own grid."""
+    if str(key) in algos:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: grid.{key} must map settings to values, "
+                              "e.g. grid: {dagger: {rounds: [3, 5]}}")  # fmt: skip
+        return {str(k): _as_list(v, f"grid.{key}.{k}", path) for k, v in value.items()}
+    return _as_list(value, f"grid.{key}", path)
+
+
+def settings_of(algo: str) -> set[str]:
+    """Every setting name `algo` takes, nested ones dotted (DAgger's `bc.epochs`)."""
+    import dataclasses
+
+    def names(cfg: Any, prefix: str = "") -> set[str]:
+        out: set[str] = set()
+        for f in dataclasses.fields(cfg):
+            value = getattr(cfg, f.name)
+            out.add(prefix + f.name)
+            if dataclasses.is_dataclass(value):
+                out |= names(value, f"{prefix}{f.name}.")
+        return out
+
+    return names(ALGORITHMS[algo].default_config())
+
+
+def for_algorithm(sweep: Sweep, algo: str) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """The grid and fixed settings of `algo`'s trials: the shared ones it has (a setting
+    applies to the algorithms that take it) and its own section, which wins."""
+    known = settings_of(algo)
+
+    def pick(table: dict[str, Any], what: str) -> dict[str, Any]:
+        shared = {k: v for k, v in table.items() if k not in sweep.algos}
+        for key in shared:
+            if not any(key.split(".")[0] in settings_of(a) or key in settings_of(a)
+                       for a in sweep.algos):  # fmt: skip
+                raise ConfigError(
+                    f"{sweep.source}: {what}.{key}: no algorithm of this sweep "
+                    f"({', '.join(sweep.algos)}) has this setting"
+                )
+        mine = {k: v for k, v in shared.items() if k in known or k.split(".")[0] in known}
+        return {**mine, **dict(table.get(algo) or {})}
+
+    return pick(sweep.grid, "grid"), pick(sweep.fixed, "set")
 
 
 def _override(key: str, value: Any) -> str:
@@ -147,11 +202,21 @@ def plan(sweep: Sweep, out: Path) -> list[Trial]:
 def expand(sweep: Sweep, out: Path, demos: dict[str, str | None]) -> list[Trial]:
     """Every (algo, env, grid point, seed), checked by building its config now, so a bad
     setting fails before anything runs."""
-    keys = sorted(sweep.grid)
-    points = list(itertools.product(*(sweep.grid[k] for k in keys))) or [()]
-    fixed = [_override(k, v) for k, v in sweep.fixed.items()]
     trials = []
-    for algo, env, point, seed in itertools.product(sweep.algos, sweep.envs, points, sweep.seeds):
+    for algo, env in itertools.product(sweep.algos, sweep.envs):
+        trials += _expand_one(sweep, out, demos, algo, env)
+    return trials
+
+
+def _expand_one(
+    sweep: Sweep, out: Path, demos: dict[str, str | None], algo: str, env: str
+) -> list[Trial]:
+    grid, fixed_values = for_algorithm(sweep, algo)
+    keys = sorted(grid)
+    points = list(itertools.product(*(grid[k] for k in keys))) or [()]
+    fixed = [_override(k, v) for k, v in fixed_values.items()]
+    trials = []
+    for point, seed in itertools.product(points, sweep.seeds):
         varying = tuple(_override(k, v) for k, v in zip(keys, point, strict=True))
         overrides = (*fixed, *varying)
         try:
@@ -161,7 +226,7 @@ def expand(sweep: Sweep, out: Path, demos: dict[str, str | None]) -> list[Trial]
         tag = "__".join(v.replace("/", "_").replace(",", "_") for v in varying)
         name = "__".join(p for p in (algo, path_safe(env), tag, f"s{seed}") if p)
         trials.append(Trial(algo, env, int(seed), overrides, str(out / sweep.name / name),
-                            demos.get(env), sweep.eval_episodes))  # fmt: skip
+                            demos.get(env), sweep.eval_episodes, sweep.expert))  # fmt: skip
     return trials
 
 
@@ -191,7 +256,7 @@ def prepare_demos(sweep: Sweep, out: Path) -> dict[str, str | None]:
         if not needed:
             paths[env] = None
             continue
-        expert = sweep.demos.get("expert") or builtin_expert(env)
+        expert = sweep.expert or sweep.demos.get("expert") or builtin_expert(env)
         if expert is None:
             raise ConfigError(f"sweep '{sweep.name}': no built-in expert for {env}; give "
                               f"demos: {{{env}: PATH}}")  # fmt: skip
@@ -216,7 +281,7 @@ def run_trial(trial: Trial) -> dict[str, Any]:
     from protege.jobs.common import builtin_expert
     from protege.jobs.dispatch import train
 
-    expert = builtin_expert(trial.env)  # the same reference for every algorithm
+    expert = trial.expert or builtin_expert(trial.env)  # the same for every algorithm
     if ALGORITHMS[trial.algo].needs_expert and expert is None:
         raise ConfigError(f"{trial.algo} on {trial.env}: no built-in expert to query")
     return train(
