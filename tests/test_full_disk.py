@@ -70,7 +70,7 @@ def test_enospc_from_any_writer_is_one_line_and_the_old_file_stays(
 ) -> None:
     path = tmp_path / "demos.npz"
     spaces = env_spaces("CartPole-v1")
-    trajs = rollout("CartPole-v1", scripted_expert("CartPole-v1").act, n_episodes=2, seed=0)
+    trajs = rollout("CartPole-v1", scripted_expert("CartPole-v1").act, episodes=2, seed=0)
     save_trajectories(path, trajs, "CartPole-v1", spaces)
     before = path.read_bytes()
 

@@ -210,7 +210,7 @@ def test_rollouts_in_the_wrapped_env_match_the_exact_occupancy():
     pi = soft_value_iteration(mdp, 3.0 * mdp.reward).policy[0]  # a stationary policy
     env = TabularEnv(mdp)
     check_env(env, skip_render_check=True)
-    trajs = rollout(lambda: TabularEnv(mdp), TabularPolicy(pi, seed=0), n_episodes=1500, seed=0)
+    trajs = rollout(lambda: TabularEnv(mdp), TabularPolicy(pi, seed=0), episodes=1500, seed=0)
     assert all(len(t) == 12 and t.truncated for t in trajs)
     empirical = occupancy_from_trajectories(mdp, trajs)
     exact = state_action_occupancy(mdp, pi)

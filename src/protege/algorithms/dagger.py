@@ -121,7 +121,7 @@ def expert_collector(
             else MixturePolicy(expert, learner, beta, seed * 1_000_003 + i)
         )
         visited = rollout(
-            env, executed, n_episodes=10**9, seed=round_seed, n_envs=1, max_steps=labels_per_round
+            env, executed, episodes=10**9, seed=round_seed, n_envs=1, max_steps=labels_per_round
         )
         return label(visited, expert)
 

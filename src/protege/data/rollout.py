@@ -43,14 +43,14 @@ def _factory(env: str | EnvFactory, env_kwargs: dict[str, Any]) -> EnvFactory:
 def rollout(
     env: str | EnvFactory,
     policy: Policy,
-    n_episodes: int,
+    episodes: int,
     seed: int = 0,
     n_envs: int = 8,
     env_kwargs: dict[str, Any] | None = None,
     on_episode: Callable[[int, Trajectory], None] | None = None,
     max_steps: int | None = None,
 ) -> list[Trajectory]:
-    """Run `policy` for `n_episodes` episodes and return them in episode order.
+    """Run `policy` for `episodes` episodes and return them in episode order.
 
     env: a Gymnasium id or a zero-argument env builder.
     max_steps: stop once this many steps were taken in all (e.g. a budget of expert
@@ -58,13 +58,13 @@ def rollout(
     on_episode: called with (episode index, trajectory) as each one finishes, e.g. to save
         it at once or to advance a progress bar; completion order may differ from index order.
     """
-    if n_episodes < 1:
-        raise ValueError(f"n_episodes must be at least 1, got {n_episodes}")
+    if episodes < 1:
+        raise ValueError(f"episodes must be at least 1, got {episodes}")
     factory = _factory(env, env_kwargs or {})
-    n = min(n_envs, n_episodes)
+    n = min(n_envs, episodes)
     venv = SyncVectorEnv([factory] * n, autoreset_mode=AutoresetMode.DISABLED)
     try:
-        return _run(venv, policy, n_episodes, seed, on_episode, max_steps)
+        return _run(venv, policy, episodes, seed, on_episode, max_steps)
     finally:
         venv.close()
 
@@ -72,7 +72,7 @@ def rollout(
 def _run(
     venv: SyncVectorEnv,
     policy: Policy,
-    n_episodes: int,
+    episodes: int,
     seed: int,
     on_episode: Callable[[int, Trajectory], None] | None,
     max_steps: int | None = None,
@@ -86,7 +86,7 @@ def _run(
     ]
     done: dict[int, Trajectory] = {}
     steps = 0
-    while len(done) < n_episodes:
+    while len(done) < episodes:
         if max_steps is not None and steps >= max_steps:
             return _cut(buffers, episode_of, done)
         acts = np.asarray(policy(obs))
@@ -109,11 +109,11 @@ def _run(
                 if on_episode is not None:
                     on_episode(int(episode_of[i]), traj)
                 finished[i] = True
-        if not finished.any() or len(done) == n_episodes:
+        if not finished.any() or len(done) == episodes:
             continue
         seeds: list[int | None] = [None] * n
         for j in map(int, np.flatnonzero(finished)):
-            if episode_of[j] >= 0 and next_episode < n_episodes:
+            if episode_of[j] >= 0 and next_episode < episodes:
                 episode_of[j] = next_episode
                 seeds[j] = seed + next_episode
                 next_episode += 1
@@ -123,7 +123,7 @@ def _run(
         obs, _ = venv.reset(seed=seeds, options={"reset_mask": finished})
         for j in map(int, np.flatnonzero(finished)):
             buffers[j] = {"obs": [obs_index(obs, j)], "acts": [], "rews": []}
-    return [done[i] for i in range(n_episodes)]
+    return [done[i] for i in range(episodes)]
 
 
 def _trajectory(buf: dict[str, list[Any]], terminated: bool) -> Trajectory:

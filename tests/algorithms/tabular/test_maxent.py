@@ -63,7 +63,7 @@ def test_maxent_2008_closes_the_feature_gap_and_equals_mce_without_slip():
 def test_mce_irl_from_sampled_trajectories_matches_their_occupancy():
     mdp = gridworld(5, slip=0.2, horizon=10, gamma=1.0)
     expert_pi = soft_value_iteration(mdp, 4.0 * mdp.reward).policy[0]
-    trajs = rollout(lambda: TabularEnv(mdp), TabularPolicy(expert_pi, seed=1), n_episodes=300)
+    trajs = rollout(lambda: TabularEnv(mdp), TabularPolicy(expert_pi, seed=1), episodes=300)
     result = maxent_irl(
         trajs, None, MaxEntConfig(tol=1e-3, max_iterations=1000, optimizer="gd", lr=0.5), env=mdp
     )

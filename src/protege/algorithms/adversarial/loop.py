@@ -43,9 +43,10 @@ from protege.algorithms.best import BestSoFar
 from protege.callbacks import Callback, CallbackList
 from protege.checkpoint import CHECKPOINT_EVERY, load_checkpoint, restoring, save_checkpoint
 from protege.data.rollout import rollout
-from protege.data.types import Obs, Transitions
+from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces, check_supported, make_env
 from protege.errors import ConfigError, DatasetError
+from protege.experts import SB3Expert
 from protege.nets import resolve_device
 from protege.rewards import RewardNet, RewardVecEnvWrapper
 from protege.rl import (
@@ -80,9 +81,11 @@ class AdversarialResult:
     """The best in-training evaluation (`eval_every`, seeds from CHECK_SEED) and the learner
     policy's weights then (`model.policy`)."""
 
-    def policy(self, obs: Obs) -> np.ndarray:
-        """The learner's deterministic action for a batch of observations."""
-        return np.asarray(self.model.predict(obs, deterministic=True)[0])
+    @property
+    def policy(self) -> SB3Expert:
+        """The learner as a batched policy acting deterministically: an attribute, as
+        `BCResult.policy` and the other results' are (call it on a batch of observations)."""
+        return SB3Expert(self.model)
 
 
 def env_spaces_of(env: str | EnvFactory) -> Spaces:

@@ -63,17 +63,27 @@ __all__ = [
 
 def save_trajectories(
     path: str | Path,
-    trajs: Sequence[Trajectory],
-    env_id: str | None,
-    spaces: Spaces,
+    trajs: Sequence[Trajectory] | Demonstrations,
+    env_id: str | None = None,
+    spaces: Spaces | None = None,
     *,
     overwrite: bool = False,
 ) -> Path:
     """Validate `trajs` against `spaces` and write them atomically to `path`.
 
+    trajs: the episodes, or what `load_trajectories` returned (a `Demonstrations`, whose
+        env id and spaces are then the defaults: save and load mirror each other).
     A path ending in .npz gives one flat .npz file; any other path a Minari dataset directory
     (`<path>/data/`). Existing data at `path` is replaced only with `overwrite`.
     """
+    if isinstance(trajs, Demonstrations):
+        env_id = env_id if env_id is not None else trajs.env_id
+        spaces = spaces if spaces is not None else trajs.spaces
+        trajs = trajs.trajectories
+    if spaces is None:
+        if env_id is None:
+            raise DatasetError(f"{path}: pass the env id or its spaces to save episodes")
+        spaces = env_spaces(env_id)
     target = Path(path)
     _check_target(target, overwrite)
     flat = _prepare(target, trajs, spaces)

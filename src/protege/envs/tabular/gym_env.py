@@ -2,7 +2,7 @@
 
 Together they roll out demonstrations with `protege.data.rollout.rollout`:
 
-    trajs = rollout(lambda: TabularEnv(mdp), TabularPolicy(expert_policy), n_episodes=50)
+    trajs = rollout(lambda: TabularEnv(mdp), TabularPolicy(expert_policy), episodes=50)
 """
 
 from __future__ import annotations
