@@ -127,7 +127,7 @@ class RichProgress(Callback):
     def on_start(self, total: int, unit: str) -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=16),
             MofNCompleteColumn(),
             TextColumn(f"{unit}s"),
             TextColumn("{task.fields[info]}"),

@@ -48,10 +48,15 @@ class StepProgress(Callback):
             TextColumn,
             TimeElapsedColumn,
         )
+        from rich.table import Column
 
+        width = 2 * len(str(total)) + 1  # "2048/60000": the count is never cut, the info is
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn(f"{unit}s"), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+            TextColumn("[bold]{task.description}"), BarColumn(bar_width=16),
+            MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=width)),
+            TextColumn(f"{unit}s"),
+            TextColumn("{task.fields[info]}", table_column=Column(ratio=1, no_wrap=True)),
+            TimeElapsedColumn(),
         )  # fmt: skip
         self._progress.start()
         self._task = self._progress.add_task(self.description, total=total, info="")

@@ -136,7 +136,7 @@ def episode_progress(description: str, total: int) -> Progress:
     """A Rich progress bar counting episodes."""
     return Progress(
         TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=16),
         MofNCompleteColumn(),
         TextColumn("episodes"),
         TimeElapsedColumn(),
