@@ -70,11 +70,13 @@ def _disk_full(exc: BaseException | None) -> bool:
 
 def human_bytes(n: float) -> str:
     """1536 -> '1.5 KiB': sizes in messages."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+    if abs(n) < 1024:
+        return f"{n:.0f} B"
+    for unit in ("KiB", "MiB", "GiB"):
         n /= 1024
-    return f"{n:.1f} TiB"
+        if abs(n) < 1024 or unit == "GiB":
+            break
+    return f"{n:.1f} {unit}"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

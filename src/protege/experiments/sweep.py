@@ -22,6 +22,7 @@ unfinished ones.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import json
@@ -147,8 +148,10 @@ def _grid_values(key: Any, value: Any, path: Path, algos: list[str]) -> Any:
     return _as_list(value, f"grid.{key}", path)
 
 
-def settings_of(algo: str) -> set[str]:
-    """Every setting name `algo` takes, nested ones dotted (DAgger's `bc.epochs`)."""
+@functools.cache
+def settings_of(algo: str) -> frozenset[str]:
+    """Every setting name `algo` takes, nested ones dotted (DAgger's `bc.epochs`); built
+    once per algorithm (it builds the default config)."""
     import dataclasses
 
     def names(cfg: Any, prefix: str = "") -> set[str]:
@@ -160,24 +163,25 @@ def settings_of(algo: str) -> set[str]:
                 out |= names(value, f"{prefix}{f.name}.")
         return out
 
-    return names(ALGORITHMS[algo].default_config())
+    return frozenset(names(ALGORITHMS[algo].default_config()))
 
 
 def for_algorithm(sweep: Sweep, algo: str) -> tuple[dict[str, list[Any]], dict[str, Any]]:
     """The grid and fixed settings of `algo`'s trials: the shared ones it has (a setting
     applies to the algorithms that take it) and its own section, which wins."""
-    known = settings_of(algo)
+
+    def takes(name: str, key: str) -> bool:  # a setting, or an entry of a dict setting
+        return key in settings_of(name) or key.split(".")[0] in settings_of(name)
 
     def pick(table: dict[str, Any], what: str) -> dict[str, Any]:
         shared = {k: v for k, v in table.items() if k not in sweep.algos}
         for key in shared:
-            if not any(key.split(".")[0] in settings_of(a) or key in settings_of(a)
-                       for a in sweep.algos):  # fmt: skip
+            if not any(takes(a, key) for a in sweep.algos):
                 raise ConfigError(
                     f"{sweep.source}: {what}.{key}: no algorithm of this sweep "
                     f"({', '.join(sweep.algos)}) has this setting"
                 )
-        mine = {k: v for k, v in shared.items() if k in known or k.split(".")[0] in known}
+        mine = {k: v for k, v in shared.items() if takes(algo, k)}
         return {**mine, **dict(table.get(algo) or {})}
 
     return pick(sweep.grid, "grid"), pick(sweep.fixed, "set")

@@ -31,7 +31,7 @@ from protege.data.storage import (
     load_trajectories,
 )
 from protege.data.types import Trajectory, flatten_trajectories
-from protege.envs import EnvHandle, Spaces, env_spaces, is_tabular_spec, make_env, resolve_env
+from protege.envs import EnvHandle, Spaces, env_spaces, is_tabular_spec, resolve_env
 from protege.errors import ConfigError, DatasetError, ExpertError, ProtegeError, RunDirError
 from protege.evaluation import ReturnStats, compare_with_expert
 from protege.experts import SB3Expert, load_expert, load_sb3_model
@@ -136,15 +136,6 @@ def collect(
             on_episode(i, traj)
 
     return rollout(env.factory, policy, episodes, seed=seed, on_episode=finished)
-
-
-def episode_limit(env_id: str) -> int | None:
-    """The env's time limit (max_episode_steps), if it has one."""
-    env = make_env(env_id)
-    try:
-        return env.spec.max_episode_steps if env.spec is not None else None
-    finally:
-        env.close()
 
 
 def step_bytes(spaces: Any) -> int:
@@ -305,8 +296,9 @@ def evaluate_against_expert(
     if (run / BEST_POLICY).is_file() or (run / BEST_SB3_POLICY).is_file():
         best = compare_with_expert(env_id, load_run_policy(run, best=True), expert_ref,
                                    episodes, seed, transitions)  # fmt: skip
+        measured = best.metrics()
         metrics["best"] = {
-            k: best.metrics()[k] for k in ("return_mean", "return_std", "normalized_score")
+            k: measured[k] for k in ("return_mean", "return_std", "normalized_score")
         }
         metrics["policy_files"] = (
             "policy.* is the final policy; policy_best.* the best of the in-training "
