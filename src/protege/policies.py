@@ -205,6 +205,8 @@ class ActorPolicy(nn.Module):
             arch = PolicyArch(**{**arch_d, "hidden": tuple(arch_d["hidden"])})
         except Exception as exc:  # noqa: BLE001 - any failure means the file is unusable
             raise RunDirError(f"{path}: not a readable protege policy ({exc})") from None
+        if not all(torch.isfinite(v).all() for v in payload["state_dict"].values()):
+            raise RunDirError(f"{path}: holds NaN or infinite weights; train the run again")
         policy = cls(spaces, arch).to(device)
         policy.load_state_dict(payload["state_dict"])
         policy.eval()

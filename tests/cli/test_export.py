@@ -227,3 +227,27 @@ def test_dict_observations_are_refused_with_a_clear_error() -> None:
     policy = ActorPolicy(Spaces(obs, gym.spaces.Discrete(2)))
     with pytest.raises(ConfigError, match="Dict observations"):
         policy.export_program()
+
+
+def test_a_copied_or_corrupted_policy_is_refused_and_nothing_is_written(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    cart, pend = runs["CartPole-v1"], runs["Pendulum-v1"]
+    copied = tmp_path / "copied"
+    shutil.copytree(cart, copied, ignore=shutil.ignore_patterns("policy.pt2", "policy.onnx"))
+    (copied / "policy.pt").write_bytes((pend / "policy.pt").read_bytes())
+    broken = tmp_path / "broken"
+    shutil.copytree(cart, broken, ignore=shutil.ignore_patterns("policy.pt2", "policy.onnx"))
+    payload = torch.load(broken / "policy.pt", weights_only=True)
+    next(iter(payload["state_dict"].values())).fill_(float("nan"))
+    torch.save(payload, broken / "policy.pt")
+    for run_dir, says in ((copied, "copied from another run"), (broken, "NaN or infinite")):
+        before = (run_dir / "policy.pt").read_bytes()
+        capsys.readouterr()
+        assert run("export", str(run_dir), "--onnx") == 2
+        err = capsys.readouterr().err
+        assert says in err and len(err.strip().splitlines()) == 1, err
+        assert not (run_dir / "policy.pt2").exists() and not (run_dir / "policy.onnx").exists()
+        assert (run_dir / "policy.pt").read_bytes() == before

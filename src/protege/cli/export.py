@@ -66,11 +66,16 @@ def export_cmd(
     policy before it is written."""
     source = policy_file(run_dir)
     # torch is imported here, not at the top: `protege --help` stays fast
+    from protege.jobs.common import load_run_policy
     from protege.policies import ONNX_FILE, PROGRAM_FILE, ActorPolicy, require_onnx
 
     if onnx:
         require_onnx()  # before anything is written
-    policy = ActorPolicy.load(source)
+    if (run_dir / "config.json").is_file():  # a run: its policy must be for the run's env
+        policy = load_run_policy(run_dir)
+        assert isinstance(policy, ActorPolicy)
+    else:  # a bare policy.pt
+        policy = ActorPolicy.load(source)
     program = policy.export_program()
     pt2 = policy.export(run_dir / PROGRAM_FILE, program)
     console.print(f"wrote {pt2}: torch.export.load(path).module()(obs) -> actions", soft_wrap=True)
