@@ -53,3 +53,20 @@ def test_dotted_keys_set_entries_of_a_dict_setting() -> None:
         apply_overrides(GAILConfig(), ["steps.x=1"])
     with pytest.raises(ConfigError, match="ppo has no setting activation"):
         apply_overrides(GAILConfig(), ["learner_kwargs.activation=tanh"])
+
+
+def test_a_config_made_in_python_checks_its_own_settings() -> None:
+    """The check lives in each config's __post_init__: the Python API cannot bypass it."""
+    import pytest
+
+    from protege.algorithms.adversarial import GAILConfig
+    from protege.algorithms.bc import BCConfig
+    from protege.algorithms.tabular.maxent import MaxEntConfig
+    from protege.errors import ConfigError
+
+    for make, says in ((lambda: BCConfig(lr=-1.0), "lr=-1.0: must be greater than 0"),
+                       (lambda: BCConfig(hidden=(64, 0)), "every layer width"),
+                       (lambda: GAILConfig(disc_lr=0.0), "disc_lr=0.0"),
+                       (lambda: MaxEntConfig(l2=-1.0), "l2=-1.0")):  # fmt: skip
+        with pytest.raises(ConfigError, match=says):
+            make()

@@ -100,14 +100,11 @@ def apply_overrides(cfg: C, overrides: Sequence[str]) -> C:
             continue
         changes[key] = _coerce(key, raw.strip(), hints[key])
     try:
-        new = dataclasses.replace(cfg, **changes)  # type: ignore[type-var]
+        return dataclasses.replace(cfg, **changes)  # type: ignore[type-var]
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"--set: {exc}") from None
-    try:
-        check_fields(new)
-    except ConfigError as exc:
+    except ConfigError as exc:  # the config's own checks (check_fields in __post_init__)
         raise ConfigError(f"--set {exc}") from None
-    return new
 
 
 def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
@@ -130,11 +127,9 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
             raise ConfigError(f"{k} is {_q(json.dumps(v))}: {why} ({cls.__name__})")
         fixed[k] = tuple(v) if isinstance(v, list) and typing.get_origin(tp) is tuple else v
     try:
-        cfg = cls(**fixed)
+        return cls(**fixed)  # its __post_init__ checks every setting (check_fields)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{cls.__name__}: {exc}") from None
-    check_fields(cfg)
-    return cfg
 
 
 _DOC_ENTRY = re.compile(r"^(\w+(?:, \w+)*): (.*)$")
@@ -272,8 +267,9 @@ def check_fields(cfg: Any, prefix: str = "") -> None:
     """Refuse a config whose settings have the wrong type or lie out of range, in one line
     naming the setting and what it may hold; nested configs (DAgger's `bc`) included.
 
-    Called wherever settings come from a person or a file (`apply_overrides`,
-    `config_from_dict`), so a bad value never reaches a trainer or a run directory.
+    Every config calls it first thing in its `__post_init__`, so a bad value is refused
+    wherever the config is made (`--set`, a re-run config.json, the Python API) and never
+    reaches a trainer or a run directory.
     """
     hints = typing.get_type_hints(type(cfg))
     for f in dataclasses.fields(cfg):

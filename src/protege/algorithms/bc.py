@@ -19,6 +19,7 @@ import torch
 
 from protege.callbacks import Callback, CallbackList
 from protege.checkpoint import CHECKPOINT_EVERY, load_checkpoint, restoring, save_checkpoint
+from protege.config import check_fields
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
 from protege.errors import ConfigError
@@ -62,6 +63,7 @@ class BCConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
+        check_fields(self)  # every setting's type and range, by what its name means
         if self.continuous_loss not in ("gaussian", "mse"):
             raise ConfigError(
                 f"continuous_loss must be 'gaussian' or 'mse', not {self.continuous_loss!r}"

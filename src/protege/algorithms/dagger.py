@@ -22,6 +22,7 @@ import numpy as np
 
 from protege.algorithms.bc import BCConfig, train_bc
 from protege.callbacks import Callback, CallbackList
+from protege.config import check_fields
 from protege.data.rollout import Policy, rollout
 from protege.data.storage import load_trajectories, save_trajectories
 from protege.data.types import Obs, Trajectory, flatten_trajectories, obs_index
@@ -58,6 +59,7 @@ class DAggerConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_fields(self)  # every setting's type and range, by what its name means
         if self.beta_schedule not in SCHEDULES:
             raise ConfigError(
                 f"beta_schedule '{self.beta_schedule}' unknown; use one of {', '.join(SCHEDULES)}"

@@ -18,6 +18,7 @@ import numpy as np
 from protege.algorithms.bc import BCConfig, BCResult, train_bc
 from protege.callbacks import Callback
 from protege.checkpoint import CHECKPOINT_EVERY
+from protege.config import check_fields
 from protege.data.types import Transitions, obs_index
 from protege.envs import Spaces
 from protege.errors import ConfigError, DatasetError
@@ -35,6 +36,7 @@ class FilteredBCConfig:
     bc: BCConfig = field(default_factory=BCConfig)
 
     def __post_init__(self) -> None:
+        check_fields(self)  # every setting's type and range, by what its name means
         if not 0.0 < self.keep_fraction <= 1.0:
             raise ConfigError(f"keep_fraction must lie in (0, 1], not {self.keep_fraction}")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from protege.config import check_fields
 from protege.errors import ConfigError
 from protege.rl import ALGOS, check_learner_kwargs
 
@@ -63,6 +64,7 @@ class AdversarialConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        check_fields(self)  # every setting's type and range, by what its name means
         if self.learner not in ALGOS:
             raise ConfigError(f"learner {self.learner!r}: choose one of {', '.join(ALGOS)}")
         for name in ("steps", "n_envs", "demo_batch_size", "disc_updates", "disc_every"):

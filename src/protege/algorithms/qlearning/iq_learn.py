@@ -35,6 +35,7 @@ from protege.algorithms.qlearning.reward import SoftQReward
 from protege.algorithms.replay import TensorTransitions, concat
 from protege.callbacks import Callback
 from protege.checkpoint import CHECKPOINT_EVERY
+from protege.config import check_fields
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
 from protege.errors import ConfigError
@@ -96,6 +97,7 @@ class IQLearnConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        check_fields(self)  # every setting's type and range, by what its name means
         if self.loss not in (*LOSSES, "auto"):
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)} or auto, not {self.loss}")
         if self.chi2_on not in ("expert", "all", "auto"):

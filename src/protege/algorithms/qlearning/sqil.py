@@ -29,6 +29,7 @@ from protege.algorithms.qlearning.reward import SoftQReward
 from protege.algorithms.replay import TensorTransitions, concat
 from protege.callbacks import Callback
 from protege.checkpoint import CHECKPOINT_EVERY
+from protege.config import check_fields
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
 from protege.errors import ConfigError
@@ -71,6 +72,7 @@ class SQILConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        check_fields(self)  # every setting's type and range, by what its name means
         if not 0 < self.target_tau <= 1 or not 0 <= self.gamma < 1:
             raise ConfigError("target_tau must be in (0, 1] and gamma in [0, 1)")
 

@@ -37,6 +37,7 @@ from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy, policy
 from protege.algorithms.tabular.resume import due, resume_state
 from protege.callbacks import Callback
 from protege.checkpoint import CHECKPOINT_EVERY, restoring, save_checkpoint
+from protege.config import check_fields
 from protege.envs import Spaces
 from protege.envs.tabular import (
     TabularMDP,
@@ -62,6 +63,7 @@ class ApprenticeshipConfig:
     max_iterations: int = 100
 
     def __post_init__(self) -> None:
+        check_fields(self)  # every setting's type and range, by what its name means
         if self.method not in ("projection", "max_margin"):
             raise ConfigError(
                 f"ApprenticeshipConfig.method must be 'projection' or 'max_margin', "

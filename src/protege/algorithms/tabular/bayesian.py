@@ -32,6 +32,7 @@ from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy, state_
 from protege.algorithms.tabular.resume import due, resume_state
 from protege.callbacks import Callback
 from protege.checkpoint import CHECKPOINT_EVERY, restoring, save_checkpoint
+from protege.config import check_fields
 from protege.envs import Spaces
 from protege.envs.tabular import TabularMDP, state_occupancy, value_iteration
 from protege.errors import ConfigError
@@ -67,6 +68,7 @@ class BayesianIRLConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_fields(self)  # every setting's type and range, by what its name means
         if self.prior not in ("uniform", "gaussian", "laplace"):
             raise ConfigError(
                 f"BayesianIRLConfig.prior must be uniform, gaussian or laplace, got {self.prior!r}"

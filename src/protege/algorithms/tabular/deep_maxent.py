@@ -33,6 +33,7 @@ from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy
 from protege.algorithms.tabular.resume import due, resume_state
 from protege.callbacks import Callback
 from protege.checkpoint import CHECKPOINT_EVERY, restoring, save_checkpoint
+from protege.config import check_fields
 from protege.envs import Spaces
 from protege.envs.tabular import SoftValueResult, TabularMDP, soft_value_iteration, state_occupancy
 from protege.errors import ConfigError
@@ -66,6 +67,7 @@ class DeepMaxEntConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_fields(self)  # every setting's type and range, by what its name means
         if self.lr <= 0 or self.max_iterations < 1 or self.tol < 0 or self.weight_decay < 0:
             raise ConfigError(
                 "DeepMaxEntConfig needs lr > 0, max_iterations >= 1, tol >= 0, weight_decay >= 0"

@@ -33,6 +33,7 @@ from protege.algorithms.tabular.common import Progress, mdp_from_env
 from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy
 from protege.callbacks import Callback
 from protege.checkpoint import CHECKPOINT_EVERY
+from protege.config import check_fields
 from protege.envs import Spaces
 from protege.envs.tabular import TabularMDP, feature_expectations, state_occupancy, value_iteration
 from protege.errors import ConfigError
@@ -53,6 +54,7 @@ class LPIRLConfig:
     max_states: int = 5000
 
     def __post_init__(self) -> None:
+        check_fields(self)  # every setting's type and range, by what its name means
         if self.l1_penalty < 0 or self.r_max <= 0:
             raise ConfigError("LPIRLConfig needs l1_penalty >= 0 and r_max > 0")
 

@@ -35,6 +35,7 @@ from protege.algorithms.tabular.demos import ExpertDemos, demo_occupancy
 from protege.algorithms.tabular.resume import due, resume_state
 from protege.callbacks import Callback
 from protege.checkpoint import CHECKPOINT_EVERY, restoring, save_checkpoint
+from protege.config import check_fields
 from protege.envs import Spaces
 from protege.envs.tabular import (
     SoftValueResult,
@@ -72,6 +73,7 @@ class MaxEntConfig:
     soft_vi_tol: float = 1e-10
 
     def __post_init__(self) -> None:
+        check_fields(self)  # every setting's type and range, by what its name means
         if self.optimizer not in ("adam", "gd"):
             raise ConfigError(f"MaxEntConfig.optimizer is 'adam' or 'gd', not {self.optimizer!r}")
         if self.gap not in ("feature", "occupancy"):
