@@ -61,6 +61,9 @@ class Trajectory:
     terminated: the episode ended in a terminal state (no bootstrapping past it).
     truncated: the episode was cut by a time limit or by the recorder.
     infos: optional per-step info dicts (T,).
+    meta: what is known of the episode as a whole, kept with it on disk: e.g. "noise" (the
+        ε of the noise injected into the demonstrator's actions, `protege collect --noise`),
+        "rating" (a person's score of it, `protege record`); JSON-able scalars only.
     """
 
     obs: Obs
@@ -69,6 +72,7 @@ class Trajectory:
     terminated: bool = False
     truncated: bool = False
     infos: tuple[dict[str, Any], ...] | None = field(default=None, compare=False)
+    meta: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         n_obs = obs_len(self.obs)
