@@ -14,6 +14,7 @@ from protege.errors import ConfigError
 from protege.experiments.bench import (
     CLASSIC_EPISODES,
     HO_ERMON_ENVS,
+    IMITATION,
     SUITES,
     Published,
     get_suite,
@@ -45,13 +46,13 @@ def test_classic_suite_holds_the_papers_bc_gail_and_expert_rows_for_every_cell()
                 assert (algo, env, n) in suite.published
     gail = [suite.published[("gail", env, n)] for env in HO_ERMON_ENVS for n in CLASSIC_EPISODES]
     assert all(p.std >= 0 for p in gail)
-    with pytest.raises(ConfigError, match="choose one of classic, pendulum, tabular"):
+    with pytest.raises(ConfigError, match="choose one of classic, pendulum, mujoco, tabular"):
         get_suite("atari")
 
 
 def test_every_suite_setting_is_a_valid_config(tmp_path: Path) -> None:
     for suite in SUITES.values():
-        for _, _, sweep in suite_sweeps(suite, seeds=1):
+        for *_, sweep in suite_sweeps(suite, seeds=1):
             assert len(expand(sweep, tmp_path, {})) == 1  # raises on a bad --set value
     with pytest.raises(ConfigError, match="suite classic has"):
         plan_bench(get_suite("classic"), tmp_path, 1, algos=["nope"])
@@ -105,7 +106,7 @@ def test_tabular_bench_reports_epic_to_the_true_reward(tmp_path: Path) -> None:
 
 def test_bad_bench_arguments_exit_2_with_the_fix(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     assert run("bench", "atari", "--out", str(tmp_path)) == 2
-    assert "choose one of classic, pendulum, tabular" in capsys.readouterr().err
+    assert "choose one of classic, pendulum, mujoco, tabular" in capsys.readouterr().err
     assert run("bench", "classic", "--episodes", "3", "--out", str(tmp_path)) == 2
     assert "suite classic has 1, 4, 7, 10" in capsys.readouterr().err
 
@@ -117,3 +118,16 @@ def test_builtin_expert_is_scripted_optimal_or_none() -> None:
     assert builtin_expert("gridworld:5") == "optimal"
     assert builtin_expert("FrozenLake-v1") == "optimal"  # toy-text: dynamics known
     assert builtin_expert("Ant-v5") is None and builtin_expert("Nope-v0") is None
+
+
+def test_mujoco_suite_runs_every_algorithm_on_the_fixed_horizon_envs() -> None:
+    suite = get_suite("mujoco")
+    sweeps = suite_sweeps(suite, seeds=2)
+    assert len(sweeps) == 5 * 4 * 7  # envs x trajectory counts x algorithms
+    offline = [s for env, n, label, s in sweeps if label == "iq-learn-offline"]
+    online = [s for env, n, label, s in sweeps if label == "iq-learn"]
+    assert offline and all(s.algos == ["iq-learn"] and s.fixed["offline"] for s in offline)
+    assert all("offline" not in s.fixed for s in online)
+    assert len({s.name for *_, s in sweeps if _[1] == 4}) == 5 * 2  # variants apart
+    for env in suite.envs:  # the shipped experts' published counterparts
+        assert suite.published[("expert", env, 1)].source == IMITATION

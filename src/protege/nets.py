@@ -16,7 +16,7 @@ from stable_baselines3.common.preprocessing import get_flattened_obs_dim, prepro
 from torch import nn
 
 from protege.data.types import Obs
-from protege.envs import is_image_space
+from protege.envs import EnvFactory, is_image_space, is_mujoco
 from protege.errors import ConfigError
 
 TensorObs = torch.Tensor | dict[str, torch.Tensor]
@@ -66,24 +66,57 @@ class ImageEncoder(nn.Module):
         return self.linear(self.cnn(self._to_nchw(x)))
 
 
-class FlattenEncoder(nn.Module):
-    """Flattens a (preprocessed) vector, one-hot or MultiDiscrete observation."""
+class ObsNormalizer(nn.Module):
+    """`clip((x - mean) / std, -10, 10)` per feature, with statistics fitted once from the
+    demonstrations (`fit`). They are buffers: saved with the net's weights, so a loaded
+    policy normalises as in training and needs nothing else. Before `fit` it is the identity.
+    """
 
-    def __init__(self, space: gym.Space) -> None:
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, dim: int) -> None:
         super().__init__()
-        self.features_dim = int(get_flattened_obs_dim(space))
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor) -> None:
+        """Take the mean and standard deviation of `x` (N, dim); a constant feature keeps
+        std 1 rather than blowing up."""
+        x = x.flatten(start_dim=1).float()
+        self.mean.copy_(x.mean(0))
+        std = x.std(0) if len(x) > 1 else torch.ones_like(self.std)
+        self.std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.flatten(start_dim=1)
+        return ((x - self.mean) / self.std).clamp(-10.0, 10.0)
+
+
+class FlattenEncoder(nn.Module):
+    """Flattens a (preprocessed) vector, one-hot or MultiDiscrete observation; with
+    `normalize` (Box vectors only), standardises it by the demonstrations' statistics."""
+
+    def __init__(self, space: gym.Space, normalize: bool = False) -> None:
+        super().__init__()
+        self.features_dim = int(get_flattened_obs_dim(space))
+        use = normalize and isinstance(space, gym.spaces.Box)
+        self.normalizer = ObsNormalizer(self.features_dim) if use else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(start_dim=1)
+        return self.normalizer(x) if self.normalizer is not None else x
 
 
 class DictEncoder(nn.Module):
     """Encodes each key of a Dict observation and concatenates the features."""
 
-    def __init__(self, space: gym.spaces.Dict, cnn_features: int = 256) -> None:
+    def __init__(
+        self, space: gym.spaces.Dict, cnn_features: int = 256, normalize: bool = False
+    ) -> None:
         super().__init__()
         self.encoders = nn.ModuleDict(
-            {k: make_encoder(sub, cnn_features) for k, sub in space.spaces.items()}
+            {k: make_encoder(sub, cnn_features, normalize) for k, sub in space.spaces.items()}
         )
         self.features_dim = sum(encoder_dim(e) for e in self.encoders.values())
 
@@ -96,19 +129,44 @@ def encoder_dim(encoder: nn.Module) -> int:
     return int(encoder.features_dim)  # type: ignore[arg-type]
 
 
-def make_encoder(space: gym.Space, cnn_features: int = 256) -> nn.Module:
-    """The encoder for `space`; its `features_dim` attribute is the output width."""
+def make_encoder(space: gym.Space, cnn_features: int = 256, normalize: bool = False) -> nn.Module:
+    """The encoder for `space`; its `features_dim` attribute is the output width.
+
+    normalize: standardise Box vector observations (not images, not one-hots) by statistics
+        that `fit_normalizers` takes from the demonstrations.
+    """
     if isinstance(space, gym.spaces.Dict):
         if any(isinstance(s, gym.spaces.Dict) for s in space.spaces.values()):
             raise ConfigError("nested Dict observation spaces are not supported; flatten the keys")
-        return DictEncoder(space, cnn_features)
+        return DictEncoder(space, cnn_features, normalize)
     if is_image_space(space):
         return ImageEncoder(space, cnn_features)  # type: ignore[arg-type]
     if isinstance(space, gym.spaces.Box | gym.spaces.Discrete | gym.spaces.MultiDiscrete):
-        return FlattenEncoder(space)
+        return FlattenEncoder(space, normalize)
     raise ConfigError(
         f"observation space {space} is not supported (Box, Discrete, MultiDiscrete, Dict)"
     )
+
+
+def fit_normalizers(encoder: nn.Module, obs: TensorObs) -> None:
+    """Fit every `ObsNormalizer` of an encoder from `make_encoder` to a preprocessed batch
+    (the demonstrations' observations); an encoder without one is left as it is."""
+    if isinstance(encoder, DictEncoder):
+        assert isinstance(obs, dict)
+        for key, sub in encoder.encoders.items():
+            fit_normalizers(sub, obs[key])
+    elif isinstance(encoder, FlattenEncoder) and encoder.normalizer is not None:
+        assert isinstance(obs, torch.Tensor)
+        encoder.normalizer.fit(obs)
+
+
+def normalizes(setting: str, env: str | EnvFactory | None) -> bool:
+    """Whether a `normalize_obs` setting ("auto", "on", "off") is on for `env` (an id, a
+    factory, or None: "auto" is on for a MuJoCo id only, whose positions, velocities and
+    forces differ in scale by orders of magnitude). Every family's trainer asks it here."""
+    if setting != "auto":
+        return setting == "on"
+    return isinstance(env, str) and is_mujoco(env)
 
 
 def obs_to_tensor(obs: Obs, space: gym.Space, device: torch.device | str = "cpu") -> TensorObs:

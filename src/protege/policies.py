@@ -72,6 +72,7 @@ class PolicyArch:
     cnn_features: int = 256
     head: str = "gaussian"  # Box actions only: "gaussian" (tanh-squashed) or "deterministic"
     activation: str = "relu"  # a key of ACTIVATIONS
+    normalize_obs: bool = False  # standardise Box observations (statistics in the weights)
 
 
 @dataclass
@@ -93,7 +94,7 @@ class ActorPolicy(nn.Module):
         super().__init__()
         self.spaces, self.arch = spaces, arch
         act = spaces.action
-        self.encoder = make_encoder(spaces.observation, arch.cnn_features)
+        self.encoder = make_encoder(spaces.observation, arch.cnn_features, arch.normalize_obs)
         if isinstance(act, gym.spaces.Discrete):
             out = int(act.n)
         elif isinstance(act, gym.spaces.Box):

@@ -40,7 +40,14 @@ from torch import nn
 from protege.data.types import Obs, obs_len, obs_stack
 from protege.envs import Spaces
 from protege.errors import ConfigError, RunDirError
-from protege.nets import TensorObs, encoder_dim, make_encoder, mlp
+from protege.nets import (
+    ObsNormalizer,
+    TensorObs,
+    encoder_dim,
+    fit_normalizers,
+    make_encoder,
+    mlp,
+)
 from protege.rundir import REWARD, atomic_write, write_json_atomic
 
 REWARD_FILE, REWARD_INFO = f"{REWARD}.pt2", f"{REWARD}.json"
@@ -113,6 +120,8 @@ class MLPRewardNet(RewardNet):
 
     use_action=False gives a state-only reward r(s) (AIRL's disentangled form);
     use_next_state and use_done add s' and `done` (1 where s' is terminal).
+    normalize: standardise Box observations by statistics `fit_obs_normalizers` takes from
+        the demonstrations; they are buffers, so a saved reward file carries them.
     """
 
     def __init__(
@@ -123,13 +132,14 @@ class MLPRewardNet(RewardNet):
         use_next_state: bool = False,
         use_done: bool = False,
         hidden: Sequence[int] = (64, 64),
+        normalize: bool = False,
     ) -> None:
         super().__init__(spaces)
         if not (use_state or use_action or use_next_state or use_done):
             raise ConfigError("a reward net needs at least one input")
         self.use_state, self.use_action = use_state, use_action
         self.use_next_state, self.use_done = use_next_state, use_done
-        self.encoder = make_encoder(spaces.observation)
+        self.encoder = make_encoder(spaces.observation, normalize=normalize)
         width = encoder_dim(self.encoder) * (int(use_state) + int(use_next_state))
         width += action_dim(spaces.action) if use_action else 0
         width += int(use_done)
@@ -151,12 +161,15 @@ class MLPRewardNet(RewardNet):
 
 
 class StatePotential(nn.Module):
-    """h(s): an MLP potential over states, the shaping term of AIRL."""
+    """h(s): an MLP potential over states, the shaping term of AIRL; `normalize` as for
+    `MLPRewardNet`."""
 
-    def __init__(self, space: gym.Space, hidden: Sequence[int] = (64, 64)) -> None:
+    def __init__(
+        self, space: gym.Space, hidden: Sequence[int] = (64, 64), normalize: bool = False
+    ) -> None:
         super().__init__()
         self.space = space
-        self.encoder = make_encoder(space)
+        self.encoder = make_encoder(space, normalize=normalize)
         self.mlp = mlp(encoder_dim(self.encoder), hidden, 1)
 
     def forward(self, obs: TensorObs) -> torch.Tensor:
@@ -168,14 +181,19 @@ class ShapedRewardNet(RewardNet):
 
     `base` is g, the reward that transfers; the shaping term absorbs the dynamics. Terminal
     next states have potential 0, so episodes of any length are scored consistently.
+    normalize: the potential standardises Box observations (as `MLPRewardNet` does).
     """
 
     def __init__(
-        self, base: RewardNet, gamma: float = 0.99, potential_hidden: Sequence[int] = (64, 64)
+        self,
+        base: RewardNet,
+        gamma: float = 0.99,
+        potential_hidden: Sequence[int] = (64, 64),
+        normalize: bool = False,
     ) -> None:
         super().__init__(base.spaces)
         self.base, self.gamma = base, gamma
-        self.potential = StatePotential(base.spaces.observation, potential_hidden)
+        self.potential = StatePotential(base.spaces.observation, potential_hidden, normalize)
 
     def forward(
         self, obs: TensorObs, acts: torch.Tensor, next_obs: TensorObs, dones: torch.Tensor
@@ -183,6 +201,25 @@ class ShapedRewardNet(RewardNet):
         g = self.base(obs, acts, next_obs, dones)
         not_done = 1.0 - dones.reshape(-1).float()
         return g + self.gamma * not_done * self.potential(next_obs) - self.potential(obs)
+
+
+def fit_obs_normalizers(net: nn.Module, obs: Obs) -> None:
+    """Fit the observation statistics of every `MLPRewardNet` and `StatePotential` inside
+    `net` (a reward, a discriminator) that was built with `normalize=True` to `obs`, the
+    demonstrations' raw observations (N, *shape) or a dict of them; the rest are left as
+    they are, so calling it on a net without normalisers changes nothing.
+    """
+    for module in net.modules():
+        if isinstance(module, MLPRewardNet):
+            space = module.spaces.observation
+        elif isinstance(module, StatePotential):
+            space = module.space
+        else:
+            continue
+        if not any(isinstance(m, ObsNormalizer) for m in module.encoder.modules()):
+            continue  # nothing to fit: skip converting the observations (images are large)
+        device = next(module.parameters()).device
+        fit_normalizers(module.encoder, obs_features(_obs_tensor(obs, space, device), space))
 
 
 # -- inputs ------------------------------------------------------------------------------

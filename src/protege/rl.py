@@ -11,7 +11,8 @@ An SB3 upgrade that moves those internals is fixed in this one module.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,82 @@ def sb3_class(algo: str) -> Any:
     return classes[algo]
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """Published settings for training an expert with an SB3 algorithm on one env.
+
+    name: what `protege expert train --recipe` takes. envs: the env names (without version,
+    lower case) it is for. source: where the settings come from. steps: the budget they were
+    published with. normalize: wrap the env in SB3's `VecNormalize` (observations and
+    rewards); the observation statistics are saved inside the model file. kwargs: the SB3
+    algorithm's settings; `policy_kwargs["activation_fn"]` is a name ("relu", "tanh").
+    """
+
+    name: str
+    algo: str
+    envs: tuple[str, ...]
+    source: str
+    steps: int
+    n_envs: int = 1
+    normalize: bool = False
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+_ZOO = "rl-baselines3-zoo hyperparams/ppo.yml (tuned for the v3 MuJoCo envs)"
+_ZOO_NET = {"log_std_init": -2, "ortho_init": False, "activation_fn": "relu",
+            "net_arch": {"pi": [256, 256], "vf": [256, 256]}}  # fmt: skip
+
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        Recipe("ppo-hopper", "ppo", ("hopper",), _ZOO, 1_000_000, normalize=True, kwargs={
+            "batch_size": 32, "n_steps": 512, "gamma": 0.999, "learning_rate": 9.80828e-05,
+            "ent_coef": 0.00229519, "clip_range": 0.2, "n_epochs": 5, "gae_lambda": 0.99,
+            "max_grad_norm": 0.7, "vf_coef": 0.835671, "policy_kwargs": _ZOO_NET}),
+        Recipe("ppo-halfcheetah", "ppo", ("halfcheetah",), _ZOO, 1_000_000, normalize=True,
+               kwargs={
+            "batch_size": 64, "n_steps": 512, "gamma": 0.98, "learning_rate": 2.0633e-05,
+            "ent_coef": 0.000401762, "clip_range": 0.1, "n_epochs": 20, "gae_lambda": 0.92,
+            "max_grad_norm": 0.8, "vf_coef": 0.58096, "policy_kwargs": _ZOO_NET}),
+        Recipe("ppo-walker2d", "ppo", ("walker2d",), _ZOO, 1_000_000, normalize=True, kwargs={
+            "batch_size": 32, "n_steps": 512, "gamma": 0.99, "learning_rate": 5.05041e-05,
+            "ent_coef": 0.000585045, "clip_range": 0.1, "n_epochs": 20, "gae_lambda": 0.95,
+            "max_grad_norm": 1.0, "vf_coef": 0.871923, "policy_kwargs": _ZOO_NET}),
+        Recipe("ppo-swimmer", "ppo", ("swimmer",), _ZOO, 1_000_000, normalize=True,
+               kwargs={"gamma": 0.9999}),
+        Recipe("ppo-ant", "ppo", ("ant",), _ZOO, 1_000_000, normalize=True),
+    )
+}  # fmt: skip
+"""Expert recipes by name; `recipe_for(env_id, algo)` picks the one for an env."""
+
+
+def recipe_for(env_id: str, algo: str) -> Recipe | None:
+    """The recipe for `algo` on `env_id` ("Hopper-v5", "protege/HopperFixedHorizon-v5"), if any."""
+    name = env_id.rpartition("/")[2].split("-v")[0].lower().removesuffix("fixedhorizon")
+    return next((r for r in RECIPES.values() if r.algo == algo and name in r.envs), None)
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called `name`, or a ConfigError listing them."""
+    if name not in RECIPES:
+        raise ConfigError(f"--recipe {name}: unknown; choose one of {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
+def _sb3_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """A recipe's settings as SB3 takes them (activation names become torch modules)."""
+    out = dict(kwargs)
+    policy_kwargs = dict(out.get("policy_kwargs", {}))
+    if "activation_fn" in policy_kwargs:
+        import torch
+
+        policy_kwargs["activation_fn"] = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[
+            policy_kwargs["activation_fn"]
+        ]
+        out["policy_kwargs"] = policy_kwargs
+    return out
+
+
 def train_sb3(
     env_id: str,
     algo: str = "ppo",
@@ -40,13 +117,29 @@ def train_sb3(
     n_envs: int = 4,
     device: str = "auto",
     callback: Any = None,
+    recipe: Recipe | None = None,
+    checkpoint_dir: Path | None = None,
+    checkpoint_every: int = 50_000,
     **algo_kwargs: Any,
 ) -> Any:
     """Train an SB3 model on the env's own reward, e.g. to make an expert where no scripted
-    one exists. Returns the model; `model.save(path)` writes the usual SB3 .zip."""
-    from gymnasium.spaces import Box, Discrete
-    from stable_baselines3.common.env_util import make_vec_env
+    one exists. Returns the model; `save_sb3(model, path)` writes the usual SB3 .zip (with
+    the observation statistics when the recipe normalises).
 
+    recipe: published settings (`RECIPES`); its algorithm, env count and normalisation
+        replace `algo` and `n_envs`, and `algo_kwargs` override its settings.
+    checkpoint_dir: where the model and its normalisation statistics are saved every
+        `checkpoint_every` steps; when it already holds a checkpoint, training resumes from
+        it (to `steps` in all). The caller removes it once the model is saved.
+    """
+    from gymnasium.spaces import Box, Discrete
+    from stable_baselines3.common.callbacks import CallbackList
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    if recipe is not None:
+        algo, n_envs = recipe.algo, recipe.n_envs
+        algo_kwargs = {**_sb3_kwargs(recipe.kwargs), **algo_kwargs}
     cls = sb3_class(algo)
     probe = make_env(env_id)
     action_space = probe.action_space
@@ -58,9 +151,44 @@ def train_sb3(
     if steps < 1:
         raise ConfigError("--steps must be at least 1")
     venv = make_vec_env(lambda: make_env(env_id), n_envs=1 if algo != "ppo" else n_envs, seed=seed)
-    model = cls("MlpPolicy", venv, seed=seed, device=device, verbose=0, **algo_kwargs)
-    model.learn(total_timesteps=steps, callback=callback)
+    saved = checkpoint_dir / "model.zip" if checkpoint_dir is not None else None
+    if saved is not None and saved.is_file():
+        if recipe is not None and recipe.normalize:
+            venv = VecNormalize.load(str(checkpoint_dir / "vecnormalize.pkl"), venv)  # type: ignore[operator]
+        model = cls.load(saved, env=venv, device=device)
+    else:
+        if recipe is not None and recipe.normalize:
+            gamma = float(algo_kwargs.get("gamma", 0.99))
+            venv = VecNormalize(venv, gamma=gamma)
+        model = cls("MlpPolicy", venv, seed=seed, device=device, verbose=0, **algo_kwargs)
+    callbacks = [callback] if callback is not None else []
+    if checkpoint_dir is not None:
+        callbacks.append(_checkpoint_callback(checkpoint_dir, checkpoint_every))
+    remaining = max(steps - model.num_timesteps, 0)
+    model.learn(total_timesteps=remaining, callback=CallbackList(callbacks),
+                reset_num_timesteps=False)  # fmt: skip
     return model
+
+
+def _checkpoint_callback(directory: Path, every: int) -> Any:
+    """An SB3 callback saving the model and its `VecNormalize` statistics every `every` steps
+    (each file whole or absent: `atomic_write`)."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class _Checkpoint(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.num_timesteps % every < self.training_env.num_envs:
+                directory.mkdir(parents=True, exist_ok=True)
+                vec_normalize = self.model.get_vec_normalize_env()
+                if vec_normalize is not None:
+                    import pickle
+
+                    atomic_write(directory / "vecnormalize.pkl",
+                                 lambda f: pickle.dump(vec_normalize, f))  # fmt: skip
+                atomic_write(directory / "model.zip", lambda f: self.model.save(f))
+            return True
+
+    return _Checkpoint()
 
 
 def save_sb3(model: Any, out: str | Path) -> Path:
@@ -68,13 +196,20 @@ def save_sb3(model: Any, out: str | Path) -> Path:
 
     A learner trained on a learned reward replays through protege's relabelling buffer,
     whose reward function cannot be pickled and means nothing outside training: the file
-    leaves it out, so it loads with SB3 alone and a plain replay buffer.
+    leaves it out, so it loads with SB3 alone and a plain replay buffer. A model trained on
+    normalised observations (`VecNormalize`) carries their statistics inside the file
+    (`protege.experts.normalization`), so the file alone acts as it did in training.
     """
+    from protege.experts.normalization import ObsNormalization, write_with_normalization
+
     out = Path(out)
     if out.suffix != ".zip":
         raise ConfigError(f"--out {out}: SB3 models are saved as .zip files")
-    atomic_write(out, lambda f: model.save(f, exclude=["replay_buffer_class",
-                                                       "replay_buffer_kwargs"]))  # fmt: skip
+    vec_normalize = model.get_vec_normalize_env() if model.get_env() is not None else None
+    norm = ObsNormalization.from_vec_normalize(vec_normalize) if vec_normalize else None
+    exclude = ["replay_buffer_class", "replay_buffer_kwargs"]
+    atomic_write(out, lambda f: write_with_normalization(
+        lambda b: model.save(b, exclude=exclude), norm, f))  # fmt: skip
     return out
 
 

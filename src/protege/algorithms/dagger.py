@@ -202,7 +202,9 @@ def train_dagger(
             bc_cfg = replace(cfg.bc, seed=cfg.seed + i)
             # a resumed run replays the fits of finished rounds on their saved labels: same
             # seeds, same data, so the same policy as if it had never stopped
-            policy = train_bc(flatten_trajectories(data), spaces, bc_cfg, policy=start_from).policy
+            policy = train_bc(
+                flatten_trajectories(data), spaces, bc_cfg, env=env, policy=start_from
+            ).policy
         row = {
             "round": float(i),
             "beta": beta,

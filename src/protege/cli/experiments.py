@@ -62,7 +62,7 @@ def _run_trials(
 
 @app.command("bench")
 def bench_cmd(
-    suite: str = typer.Argument(..., help="classic | pendulum | tabular."),
+    suite: str = typer.Argument(..., help="classic | pendulum | mujoco | tabular."),
     seeds: int = typer.Option(3, min=1, help="Seeds 0..N-1 per algorithm and setting."),
     out: Path = typer.Option(Path("bench"), help="Runs and tables go to OUT/SUITE/."),
     algos: str | None = typer.Option(None, help="Only these algorithms (comma-separated)."),
@@ -80,7 +80,9 @@ def bench_cmd(
     beside the expert, a random policy and the published numbers.
 
     classic: Ho & Ermon (2016)'s CartPole/Acrobot/MountainCar, 200-step limits, 1/4/7/10
-    trajectories. pendulum: Pendulum-v1, 20 episodes. tabular: gridworlds and toy-text.
+    trajectories. pendulum: Pendulum-v1, 20 episodes. mujoco: the five fixed-horizon
+    locomotion envs, 1/4/10/25 trajectories of the shipped experts (the mujoco extra).
+    tabular: gridworlds and toy-text.
     Finished runs are kept: the same command again only runs what is missing.
     """
     # here, not at the top: keeps torch and SB3 out of `protege --help`

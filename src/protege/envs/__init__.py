@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,37 @@ for _id, (_base, _limit) in LIMITED_ENVS.items():
                      reward_threshold=gym.spec(_base).reward_threshold)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class FixedHorizon:
+    """A MuJoCo locomotion env in the form `imitation`'s benchmark uses (its "seals" envs,
+    `seals/Hopper-v1` etc.): every episode runs the full 1,000 steps (no termination on
+    falling, so episode length carries no information about the reward), and the torso's
+    position, which the forward reward is the change of, is in the observation. Built from
+    Gymnasium's own v5 env and options: no extra package."""
+
+    base: str  # the Gymnasium v5 id
+    options: tuple[tuple[str, Any], ...]  # gym.make keyword arguments
+    positions: int  # leading observation entries the v5 default leaves out (x, or x and y)
+
+
+_SHOW_POSITION = ("exclude_current_positions_from_observation", False)
+_NO_FALL = ("terminate_when_unhealthy", False)
+
+FIXED_HORIZON_ENVS: dict[str, FixedHorizon] = {
+    "protege/HopperFixedHorizon-v5": FixedHorizon("Hopper-v5", (_SHOW_POSITION, _NO_FALL), 1),
+    "protege/Walker2dFixedHorizon-v5": FixedHorizon("Walker2d-v5", (_SHOW_POSITION, _NO_FALL), 1),
+    "protege/HalfCheetahFixedHorizon-v5": FixedHorizon("HalfCheetah-v5", (_SHOW_POSITION,), 1),
+    "protege/SwimmerFixedHorizon-v5": FixedHorizon("Swimmer-v5", (_SHOW_POSITION,), 2),
+    "protege/AntFixedHorizon-v5": FixedHorizon("Ant-v5", (_SHOW_POSITION, _NO_FALL), 2),
+}
+"""The fixed-horizon MuJoCo ids protege registers (the `mujoco` extra builds them)."""
+
+for _id, _fh in FIXED_HORIZON_ENVS.items():
+    if _id not in gym.registry:
+        gym.register(_id, entry_point=gym.spec(_fh.base).entry_point, max_episode_steps=1000,
+                     kwargs=dict(_fh.options))  # fmt: skip
+
+
 TABULAR_KINDS = ("gridworld", "objectworld", "garnet")
 """Spec prefixes of the built-in tabular MDPs: "gridworld:10", "objectworld:8", "garnet:100"."""
 
@@ -61,6 +93,8 @@ def make_env(env_id: str, **kwargs: Any) -> gym.Env:
     """
     if is_tabular_spec(env_id):
         return _tabular_env(env_id, **kwargs)
+    if is_mujoco(env_id):
+        _route_mujoco_warnings()
     try:
         return gym.make(env_id, **kwargs)
     except (gym.error.Error, ValueError) as exc:  # ValueError: "module:" ids gym cannot import
@@ -73,6 +107,27 @@ def make_env(env_id: str, **kwargs: Any) -> gym.Env:
             f"environment '{env_id}' needs a package that is not installed ({exc}); "
             "install the Gymnasium extra it names"
         ) from None
+
+
+_GYMNASIUM_ASSET_WARNINGS = ("'settotalmass' is deprecated",)
+"""MuJoCo warnings about Gymnasium's own model files (half_cheetah.xml), nothing a user did."""
+
+
+@functools.lru_cache(maxsize=1)
+def _route_mujoco_warnings() -> None:
+    """Send MuJoCo's warnings to Python's `warnings` instead of its default, which appends
+    them to MUJOCO_LOG.TXT in the working directory: building HalfCheetah-v5 with MuJoCo 3.17+
+    left that file behind in every folder protege ran in."""
+    try:
+        import mujoco
+    except ImportError:  # make_env names the extra to install
+        return
+
+    def warn(message: str) -> None:
+        if not any(known in message for known in _GYMNASIUM_ASSET_WARNINGS):
+            warnings.warn(f"MuJoCo: {message}", RuntimeWarning, stacklevel=2)
+
+    mujoco.set_mju_user_warning(warn)
 
 
 def _tabular_env(spec: str, max_episode_steps: int | None = None, **kwargs: Any) -> gym.Env:
@@ -149,6 +204,15 @@ def env_spaces(env_id: str, **kwargs: Any) -> Spaces:
         return check_supported(Spaces.of(env), env_id)
     finally:
         env.close()
+
+
+def is_mujoco(env_id: str) -> bool:
+    """Whether `env_id` is one of Gymnasium's MuJoCo envs (protege's fixed-horizon variants
+    included): observations of mixed scales (positions, velocities, forces), where learners
+    normalise them by default."""
+    spec = gym.registry.get(env_id)
+    entry = spec.entry_point if spec is not None else None
+    return isinstance(entry, str) and entry.startswith("gymnasium.envs.mujoco")
 
 
 def is_image_space(space: gym.Space) -> bool:

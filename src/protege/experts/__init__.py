@@ -1,7 +1,8 @@
 """Experts: anything that maps observations to actions.
 
 `load_expert(spec, env_id)` turns what a user types into a batched policy:
-`scripted` (the built-in controller for the env), `optimal` (the optimal policy of a
+`scripted` (the built-in controller for the env), `shipped` (an SB3 expert trained here
+and shipped with protege: the MuJoCo locomotion envs), `optimal` (the optimal policy of a
 tabular env, see `optimal_expert`), a Stable-Baselines3 model file
 (`expert.zip`), or a `module:function` callable taking one observation.
 """
@@ -19,6 +20,7 @@ from protege.data.rollout import Policy
 from protege.data.types import Obs, obs_index, obs_len
 from protege.envs import Spaces
 from protege.errors import ExpertError
+from protege.experts.normalization import ObsNormalization, read_normalization
 
 
 class CallableExpert:
@@ -81,13 +83,29 @@ def _conform(action: np.ndarray, space: Any) -> np.ndarray | None:
 
 
 class SB3Expert:
-    """A Stable-Baselines3 model acting deterministically (its `predict`)."""
+    """A Stable-Baselines3 model acting deterministically (its `predict`).
 
-    def __init__(self, model: Any, deterministic: bool = True) -> None:
+    obs_norm: the observation statistics it was trained with (read from its file, see
+        `protege.experts.normalization`), applied before `predict`.
+    skip: leading observation entries the model was not trained on, dropped first (a
+        model for Hopper-v5 acting in protege/HopperFixedHorizon-v5, whose observation
+        adds the torso's x position in front).
+    """
+
+    def __init__(
+        self, model: Any, deterministic: bool = True, obs_norm: ObsNormalization | None = None,
+        skip: int = 0,
+    ) -> None:  # fmt: skip
         self.model = model
         self.deterministic = deterministic
+        self.obs_norm = obs_norm
+        self.skip = skip
 
     def __call__(self, obs: Obs) -> np.ndarray:
+        if self.skip:
+            obs = np.asarray(obs)[..., self.skip :]
+        if self.obs_norm is not None:
+            obs = self.obs_norm(np.asarray(obs))
         action, _ = self.model.predict(obs, deterministic=self.deterministic)
         return np.asarray(action)
 
@@ -179,8 +197,9 @@ def _check_model_spaces(spec: str, model: Any, env_id: str, known: Spaces | None
 
 
 def load_expert(spec: str, env_id: str, spaces: Spaces | None = None) -> Policy:
-    """Resolve an expert spec: 'scripted', 'optimal' (tabular envs), a path to an SB3 .zip,
-    or 'module:function'; `spaces`, the env's when the caller has them already, check that
+    """Resolve an expert spec: 'scripted', 'shipped' (an SB3 expert trained here and shipped
+    with protege, `protege.experts.shipped`), 'optimal' (tabular envs), a path to an SB3
+    .zip, or 'module:function'; `spaces`, the env's when the caller has them already, check that
     the expert fits the env."""
     if spec == "scripted":
         from protege.experts.scripted import scripted_expert
@@ -193,10 +212,14 @@ def load_expert(spec: str, env_id: str, spaces: Spaces | None = None) -> Policy:
             "a person is not a policy to roll out: record them with `protege record ENV`, or "
             "label DAgger's rounds with `protege train dagger --expert human`"
         )
+    if spec == "shipped":
+        from protege.experts.shipped import shipped_expert
+
+        return shipped_expert(env_id)
     if spec.endswith(".zip") or Path(spec).is_file():
         model = load_sb3_model(spec)
         _check_model_spaces(spec, model, env_id, spaces)
-        return SB3Expert(model)
+        return SB3Expert(model, obs_norm=read_normalization(spec))
     if ":" in spec:
         from protege.envs import env_spaces
 

@@ -133,7 +133,9 @@ def train_run(
     handle = resolve_env(env_id)  # once: the demos check, the env and the evaluator use it
     data = load_demos(demos_path, handle)  # first: a missing or mismatched file fails here
     offline = isinstance(cfg, IQLearnConfig) and cfg.offline
-    env = None if offline else handle.factory
+    # the id, not a factory: it also tells the trainer whether normalize_obs=auto is on
+    # (MuJoCo); offline, it is only read for that, and no env is built
+    env = handle.id
     expert = expert if expert is not None else default_expert(env_id)
     config = run_config(algo, env_id, cfg, demos=demos_path, expert=expert,
                         eval_episodes=eval_episodes, offline=offline)  # fmt: skip

@@ -26,6 +26,7 @@ from protege.callbacks import Callback
 from protege.checkpoint import CHECKPOINT_EVERY
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
+from protege.nets import normalizes
 from protege.rewards import MLPRewardNet, ShapedRewardNet
 from protege.rl import LEARNER_DEFAULTS
 
@@ -45,16 +46,23 @@ class AIRLConfig(AdversarialConfig):
 
 
 class AIRLDiscriminator(Discriminator):
-    """logit = f(s, a, s') - log π(a|s), f = g + γ(1 - done) h(s') - h(s)."""
+    """logit = f(s, a, s') - log π(a|s), f = g + γ(1 - done) h(s') - h(s). `normalize`: g
+    and h standardise observations (`MLPRewardNet`)."""
 
     needs_log_pi = True
 
-    def __init__(self, spaces: Spaces, cfg: AIRLConfig, gamma: float) -> None:
+    def __init__(
+        self, spaces: Spaces, cfg: AIRLConfig, gamma: float, normalize: bool = False
+    ) -> None:
         super().__init__()
         self.reward = MLPRewardNet(
-            spaces, use_action=not cfg.state_only, use_done=cfg.absorbing, hidden=cfg.disc_hidden
+            spaces,
+            use_action=not cfg.state_only,
+            use_done=cfg.absorbing,
+            hidden=cfg.disc_hidden,
+            normalize=normalize,
         )
-        self.f = ShapedRewardNet(self.reward, gamma, potential_hidden=cfg.disc_hidden)
+        self.f = ShapedRewardNet(self.reward, gamma, cfg.disc_hidden, normalize)
 
     def logits(self, b: DiscriminatorBatch) -> torch.Tensor:
         return self.f(b.obs, b.acts, b.next_obs, b.dones) - b.log_pi
@@ -94,13 +102,14 @@ def train_airl(
     it). Callbacks, checkpoint and checkpoint_every as in `train_adversarial`.
     """
     gamma = cfg.gamma if cfg.gamma is not None else learner_gamma(cfg)
+    normalize = normalizes(cfg.normalize_obs, env)  # the reward nets' observations
     return train_adversarial(
         demos,
         spaces,
         cfg,
         callbacks,
         env=env,
-        make_disc=lambda s: AIRLDiscriminator(s, cfg, gamma),
+        make_disc=lambda s: AIRLDiscriminator(s, cfg, gamma, normalize),
         loss=airl_loss,
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,

@@ -8,7 +8,7 @@ before a run directory is made.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from protege.config import check_fields
 from protege.errors import ConfigError
@@ -29,6 +29,11 @@ class AdversarialConfig:
     disc_every: env steps between rounds for off-policy learners (PPO: every rollout).
     disc_lr: discriminator learning rate.
     disc_hidden: hidden sizes of the reward MLPs.
+    normalize_obs: the reward MLPs (and AIRL's potential) standardise Box observations by
+        the expert demonstrations' mean and standard deviation, kept in their weights (and
+        so in reward.pt2): "on", "off", or "auto" (on for MuJoCo env ids, whose positions,
+        velocities and forces differ in scale by orders of magnitude). The SB3 learner's
+        own policy is SB3's, not protege's, and is not normalised by this setting.
     grad_penalty: weight of the gradient penalty on expert/learner interpolates (Gulrajani
         et al. 2017, as DAC uses it); 0 disables it.
     normalize_reward: divide the learner's reward by its running standard deviation (the
@@ -53,6 +58,7 @@ class AdversarialConfig:
     disc_every: int = 256
     disc_lr: float = 1e-3
     disc_hidden: tuple[int, ...] = (64, 64)
+    normalize_obs: Literal["auto", "on", "off"] = "auto"
     grad_penalty: float = 0.0
     normalize_reward: bool = True
     learner_window: int = 0

@@ -29,7 +29,7 @@ from protege.checkpoint import CHECKPOINT_EVERY
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
 from protege.errors import ConfigError
-from protege.nets import TensorObs
+from protege.nets import TensorObs, normalizes
 from protege.rewards import MLPRewardNet, RewardNet
 
 
@@ -75,11 +75,18 @@ class SoftplusReward(RewardNet):
 
 
 class GAILDiscriminator(Discriminator):
-    """logit(s, a) by an MLP; the learner's reward is softplus(logit)."""
+    """logit(s, a) by an MLP; the learner's reward is softplus(logit). `normalize`: the MLP
+    standardises observations (`MLPRewardNet`)."""
 
-    def __init__(self, spaces: Spaces, cfg: GAILConfig) -> None:
+    def __init__(self, spaces: Spaces, cfg: GAILConfig, normalize: bool = False) -> None:
         super().__init__()
-        net = MLPRewardNet(spaces, use_action=True, use_done=cfg.absorbing, hidden=cfg.disc_hidden)
+        net = MLPRewardNet(
+            spaces,
+            use_action=True,
+            use_done=cfg.absorbing,
+            hidden=cfg.disc_hidden,
+            normalize=normalize,
+        )
         self.logit_net: RewardNet = net
         self.reward = SoftplusReward(net, negative=cfg.reward_sign == "negative")
 
@@ -115,13 +122,14 @@ def train_gail(
     spaces: the env's, or None to take them from `env` (required: the learner acts in
     it). Callbacks, checkpoint and checkpoint_every as in `train_adversarial`.
     """
+    normalize = normalizes(cfg.normalize_obs, env)  # the reward nets' observations
     return train_adversarial(
         demos,
         spaces,
         cfg,
         callbacks,
         env=env,
-        make_disc=lambda s: GAILDiscriminator(s, cfg),
+        make_disc=lambda s: GAILDiscriminator(s, cfg, normalize),
         loss=gail_loss,
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,

@@ -30,7 +30,7 @@ from protege.callbacks import Callback
 from protege.checkpoint import CHECKPOINT_EVERY
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
-from protege.nets import cat_tensor_obs
+from protege.nets import cat_tensor_obs, normalizes
 from protege.rewards import MLPRewardNet
 
 
@@ -51,14 +51,19 @@ class GCLConfig(AdversarialConfig):
 
 class GCLDiscriminator(Discriminator):
     """r_θ(s, a) by an MLP; as a classifier (Finn, Christiano et al. 2016) its logit is
-    r - log π, which is also what a PPO learner is paid."""
+    r - log π, which is also what a PPO learner is paid. `normalize`: the MLP standardises
+    observations (`MLPRewardNet`)."""
 
     needs_log_pi = True
 
-    def __init__(self, spaces: Spaces, cfg: GCLConfig) -> None:
+    def __init__(self, spaces: Spaces, cfg: GCLConfig, normalize: bool = False) -> None:
         super().__init__()
         self.reward = MLPRewardNet(
-            spaces, use_action=not cfg.state_only, use_done=cfg.absorbing, hidden=cfg.disc_hidden
+            spaces,
+            use_action=not cfg.state_only,
+            use_done=cfg.absorbing,
+            hidden=cfg.disc_hidden,
+            normalize=normalize,
         )
 
     def logits(self, b: DiscriminatorBatch) -> torch.Tensor:
@@ -108,6 +113,7 @@ def train_gcl(
     spaces: the env's, or None to take them from `env` (required: the learner acts in
     it). Callbacks, checkpoint and checkpoint_every as in `train_adversarial`.
     """
+    normalize = normalizes(cfg.normalize_obs, env)  # the reward nets' observations
     loss = functools.partial(
         gcl_loss, demos_in_samples=cfg.demos_in_samples, reward_l2=cfg.reward_l2
     )
@@ -117,7 +123,7 @@ def train_gcl(
         cfg,
         callbacks,
         env=env,
-        make_disc=lambda s: GCLDiscriminator(s, cfg),
+        make_disc=lambda s: GCLDiscriminator(s, cfg, normalize),
         loss=loss,
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,

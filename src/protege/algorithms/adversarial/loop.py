@@ -48,7 +48,7 @@ from protege.envs import EnvFactory, Spaces, check_supported, make_env
 from protege.errors import ConfigError, DatasetError
 from protege.experts import SB3Expert
 from protege.nets import resolve_device
-from protege.rewards import RewardNet, RewardVecEnvWrapper
+from protege.rewards import RewardNet, RewardVecEnvWrapper, fit_obs_normalizers
 from protege.rl import (
     build_learner,
     check_learner,
@@ -135,7 +135,9 @@ def train_adversarial(
     spaces: the env's spaces, or None to take them from the env.
     env: a Gymnasium id or a zero-argument builder (the learner's envs and evaluations);
         required, as a keyword to match every trainer's signature.
-    make_disc: builds the algorithm's discriminator for the env's spaces (after seeding).
+    make_disc: builds the algorithm's discriminator for the env's spaces (after seeding);
+        the observation normalisers of its reward nets, where it has them
+        (`normalize_obs`), are fitted to the demonstrations' observations here.
     loss: the discriminator's loss on an expert and a learner batch.
     Callbacks get `on_start(steps, "env step")` and one `on_iteration` per round whose row
     holds `env_steps`, the learner's recent true `return_mean`, `disc_loss`,
@@ -151,6 +153,7 @@ def train_adversarial(
     check_learner(cfg.learner, spaces.action, str(env))
     torch.manual_seed(cfg.seed)
     disc = make_disc(spaces).to(resolve_device(cfg.device))
+    fit_obs_normalizers(disc, demos.obs)  # a no-op unless built with normalize_obs
     adversary = Adversary(disc, loss, demos, cfg)
     on_policy = cfg.learner == "ppo"
     n_envs = cfg.n_envs if on_policy else 1

@@ -39,7 +39,7 @@ from protege.config import check_fields
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
 from protege.errors import ConfigError
-from protege.nets import resolve_device
+from protege.nets import normalizes, resolve_device
 from protege.policies import ActorPolicy
 
 LOSSES = ("value_expert", "value_policy")
@@ -66,6 +66,10 @@ class IQLearnConfig:
     lr, actor_lr: Adam learning rates of the critic and (Box only) the actor.
     batch_size: expert transitions per update (online, as many of the learner's too).
     hidden: MLP hidden sizes of the Q-networks and the actor.
+    normalize_obs: the Q-networks and the policy standardise Box observations by the
+        demonstrations' mean and standard deviation, kept in their weights (so policy.pt
+        and reward.pt2 carry them): "on", "off", or "auto" (on when env= is a MuJoCo id,
+        whose positions, velocities and forces differ in scale by orders of magnitude).
     target_tau: Polyak rate of the target critic that gives V(s'); 1 for Discrete actions
         uses the online critic with gradient through V(s'), as in the paper's code.
     learning_starts, update_every, buffer_size: online only: steps before the first
@@ -87,6 +91,7 @@ class IQLearnConfig:
     actor_lr: float = 3e-4
     batch_size: int = 64
     hidden: tuple[int, ...] = (128, 128)
+    normalize_obs: Literal["auto", "on", "off"] = "auto"
     target_tau: float = 0.02
     learning_starts: int = 500
     update_every: int = 1
@@ -274,7 +279,8 @@ def train_iq_learn(
     """Learn a soft Q-function whose policy imitates `demos`; online needs `env`.
 
     spaces: the spaces `demos` and the policy live in (the env's, online).
-    env: a Gymnasium id or a zero-argument builder; unused offline.
+    env: a Gymnasium id or a zero-argument builder; offline, only read for
+        `normalize_obs="auto"` (an id says whether the env is MuJoCo).
     evaluate: called with the current policy at progress rows (every `eval_every`); what
         it returns joins the row (e.g. return_mean), its time is not training time.
     checkpoint: a file for the whole training state, saved every `checkpoint_every`
@@ -286,8 +292,11 @@ def train_iq_learn(
     if not cfg.offline and env is None:
         raise ConfigError("online IQ-Learn needs an environment; pass env= or set offline=True")
     device = resolve_device(cfg.device)
-    learner = make_learner(spaces, cfg.hidden, cfg.alpha, cfg.lr, cfg.actor_lr, cfg.seed, device)
     expert = preprocessed_demos(demos, spaces, device)
+    stats = expert.obs if normalizes(cfg.normalize_obs, env) else None  # normalize_obs
+    learner = make_learner(
+        spaces, cfg.hidden, cfg.alpha, cfg.lr, cfg.actor_lr, cfg.seed, device, stats
+    )
     update = iq_update(learner, cfg, float(expert.terminal.float().mean()))
     saving = (checkpoint, checkpoint_every)
     if cfg.offline:

@@ -33,7 +33,7 @@ from protege.algorithms.replay import TensorTransitions
 from protege.data.types import Obs, Transitions
 from protege.envs import Spaces
 from protege.errors import ConfigError
-from protege.nets import TensorObs, obs_to_tensor
+from protege.nets import TensorObs, fit_normalizers, obs_to_tensor
 from protege.policies import ActorPolicy
 
 
@@ -152,8 +152,14 @@ def make_learner(
     actor_lr: float,
     seed: int,
     device: torch.device,
+    normalize_by: TensorObs | None = None,
 ) -> SoftQLearner:
-    """Fresh, seeded networks for `spaces` (Discrete or bounded Box actions)."""
+    """Fresh, seeded networks for `spaces` (Discrete or bounded Box actions).
+
+    normalize_by: the demonstrations' preprocessed observations (`preprocessed_demos`), on
+        `device`; when given, every network (the critic, its target, the actor) standardises
+        Box observations by their mean and standard deviation, kept in its weights.
+    """
     if alpha <= 0:
         raise ConfigError(f"alpha (the entropy temperature) must be positive, not {alpha}")
     torch.manual_seed(seed)
@@ -161,14 +167,19 @@ def make_learner(
     actor: ActorPolicy | None = None
     actor_opt = None
     critic: torch.nn.Module
+    normalize = normalize_by is not None
     if isinstance(spaces.action, gym.spaces.Discrete):
-        critic = make_q_policy(spaces, hidden).to(device)
+        critic = make_q_policy(spaces, hidden, normalize).to(device)
     elif isinstance(spaces.action, gym.spaces.Box):
-        critic = TwinQ(spaces, hidden).to(device)
-        actor = make_actor(spaces, hidden).to(device)
+        critic = TwinQ(spaces, hidden, normalize).to(device)
+        actor = make_actor(spaces, hidden, normalize).to(device)
         actor_opt = torch.optim.Adam(actor.parameters(), lr=actor_lr)
     else:
         raise ConfigError(f"action space {spaces.action} is not supported (Discrete or Box)")
+    if normalize_by is not None:  # before the target copy, which so gets them too
+        fit_normalizers(critic.encoder, normalize_by)
+        if actor is not None:
+            fit_normalizers(actor.encoder, normalize_by)
     target = copy.deepcopy(critic)
     for p in target.parameters():
         p.requires_grad_(False)

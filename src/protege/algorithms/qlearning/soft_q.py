@@ -25,9 +25,13 @@ from protege.policies import LOG_EPS, LOG_STD_MAX, UNIT_CLAMP, ActorPolicy, Poli
 
 
 # -- discrete ------------------------------------------------------------------------------
-def make_q_policy(spaces: Spaces, hidden: tuple[int, ...]) -> ActorPolicy:
-    """A Q-network for Discrete actions, built as an ActorPolicy whose trunk outputs Q(s, ·)."""
-    return ActorPolicy(spaces, PolicyArch(hidden=hidden))
+def make_q_policy(spaces: Spaces, hidden: tuple[int, ...], normalize: bool = False) -> ActorPolicy:
+    """A Q-network for Discrete actions, built as an ActorPolicy whose trunk outputs Q(s, ·).
+
+    normalize: its encoder standardises Box observations (`PolicyArch.normalize_obs`), so the
+        policy saved from it (`categorical_policy`) carries the statistics too.
+    """
+    return ActorPolicy(spaces, PolicyArch(hidden=hidden, normalize_obs=normalize))
 
 
 def q_values(q_net: ActorPolicy, obs: TensorObs) -> torch.Tensor:
@@ -65,17 +69,18 @@ a gap between V(s) and max_a Q(s, a) that the IQ critic widens without bound."""
 
 
 class TwinQ(nn.Module):
-    """Two Q-networks over (encoded observation, action in [-1, 1]); SAC's clipped double Q."""
+    """Two Q-networks over (encoded observation, action in [-1, 1]); SAC's clipped double Q.
+    `normalize`: the shared encoder standardises Box observations (`nets.ObsNormalizer`)."""
 
     low: torch.Tensor
     high: torch.Tensor
 
-    def __init__(self, spaces: Spaces, hidden: tuple[int, ...]) -> None:
+    def __init__(self, spaces: Spaces, hidden: tuple[int, ...], normalize: bool = False) -> None:
         super().__init__()
         act = spaces.action
         assert isinstance(act, gym.spaces.Box)
         self.act_dim = int(torch.tensor(act.shape).prod())
-        self.encoder = make_encoder(spaces.observation)
+        self.encoder = make_encoder(spaces.observation, normalize=normalize)
         in_dim = encoder_dim(self.encoder) + self.act_dim
         self.q1, self.q2 = mlp(in_dim, hidden, 1), mlp(in_dim, hidden, 1)
         self.register_buffer("low", torch.as_tensor(act.low, dtype=torch.float32).flatten())
@@ -93,9 +98,9 @@ class TwinQ(nn.Module):
         return torch.minimum(q1, q2)
 
 
-def make_actor(spaces: Spaces, hidden: tuple[int, ...]) -> ActorPolicy:
-    """The tanh-squashed Gaussian actor for Box actions."""
-    return ActorPolicy(spaces, PolicyArch(hidden=hidden, head="gaussian"))
+def make_actor(spaces: Spaces, hidden: tuple[int, ...], normalize: bool = False) -> ActorPolicy:
+    """The tanh-squashed Gaussian actor for Box actions; `normalize` as for `make_q_policy`."""
+    return ActorPolicy(spaces, PolicyArch(hidden=hidden, head="gaussian", normalize_obs=normalize))
 
 
 def squashed_gaussian(

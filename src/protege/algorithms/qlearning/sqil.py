@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -33,7 +34,7 @@ from protege.config import check_fields
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
 from protege.errors import ConfigError
-from protege.nets import resolve_device
+from protege.nets import normalizes, resolve_device
 from protege.policies import ActorPolicy
 
 
@@ -47,6 +48,10 @@ class SQILConfig:
     lr, actor_lr: Adam learning rates of the critic and (Box only) the actor.
     batch_size: expert transitions per update, and as many of the learner's.
     hidden: MLP hidden sizes of the Q-networks and the actor.
+    normalize_obs: the Q-networks and the policy standardise Box observations by the
+        demonstrations' mean and standard deviation, kept in their weights (so policy.pt
+        and reward.pt2 carry them): "on", "off", or "auto" (on when env= is a MuJoCo id,
+        whose positions, velocities and forces differ in scale by orders of magnitude).
     target_tau: Polyak rate of the target critic.
     learning_starts, update_every, buffer_size: steps before the first update, env steps
         between update bursts (as many updates as steps), replay size.
@@ -62,6 +67,7 @@ class SQILConfig:
     actor_lr: float = 3e-4
     batch_size: int = 64
     hidden: tuple[int, ...] = (64, 64)
+    normalize_obs: Literal["auto", "on", "off"] = "auto"
     target_tau: float = 0.01
     learning_starts: int = 500
     update_every: int = 1
@@ -156,8 +162,11 @@ def train_sqil(
             "SQIL learns from its own transitions too: it needs an environment; pass env="
         )
     device = resolve_device(cfg.device)
-    learner = make_learner(spaces, cfg.hidden, cfg.alpha, cfg.lr, cfg.actor_lr, cfg.seed, device)
     expert = preprocessed_demos(demos, spaces, device)
+    stats = expert.obs if normalizes(cfg.normalize_obs, env) else None  # normalize_obs
+    learner = make_learner(
+        spaces, cfg.hidden, cfg.alpha, cfg.lr, cfg.actor_lr, cfg.seed, device, stats
+    )
     update = sqil_update(learner, cfg)
     loop = run_online(
         learner, expert, update, cfg, env, callbacks, evaluate, checkpoint, checkpoint_every

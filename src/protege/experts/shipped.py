@@ -1,0 +1,75 @@
+"""Experts trained here with published recipes and shipped with protege (small SB3 files).
+
+The MuJoCo locomotion envs have no scripted controller; these are what `protege collect
+Hopper-v5` records without `--expert`. Each was trained by the command kept beside it
+(`protege expert train`, an rl-zoo recipe, observation statistics inside the file) and
+measured over 50 seeded episodes (reset(seed=i), i = 0..49); a test holds each to its
+`min_return`. They act in the fixed-horizon variants too (`protege.envs.FIXED_HORIZON_ENVS`),
+skipping the position entries those add to the observation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from protege.envs import FIXED_HORIZON_ENVS
+from protege.errors import ExpertError
+
+MODELS = Path(__file__).parent / "models"
+"""Where the shipped model files lie (package data)."""
+
+
+@dataclass(frozen=True)
+class ShippedExpert:
+    """One shipped expert: the file, how it was made, and what it scores.
+
+    env_id: the Gymnasium id it was trained on. file: its name under `MODELS`.
+    command: the exact command that trained it. steps / seed / wall_s: its budget, seed and
+    wall time (one torch thread, one core). reference_return: mean return over 50 seeded
+    episodes; min_return: the bar the test holds it to (a margin below).
+    """
+
+    env_id: str
+    file: str
+    command: str
+    steps: int
+    seed: int
+    wall_s: float
+    reference_return: float
+    min_return: float
+
+    @property
+    def path(self) -> Path:
+        return MODELS / self.file
+
+
+SHIPPED_EXPERTS: dict[str, ShippedExpert] = {}
+"""Shipped experts by the env id they were trained on."""
+
+
+def shipped_for(env_id: str) -> tuple[ShippedExpert, int] | None:
+    """The shipped expert that acts in `env_id` and how many leading observation entries it
+    skips there, or None."""
+    fixed = FIXED_HORIZON_ENVS.get(env_id)
+    base, skip = (fixed.base, fixed.positions) if fixed else (env_id, 0)
+    expert = SHIPPED_EXPERTS.get(base)
+    return (expert, skip) if expert is not None else None
+
+
+def shipped_expert(env_id: str) -> object:
+    """The shipped expert for `env_id` as a batched policy (`SB3Expert`)."""
+    from protege.experts import SB3Expert, load_sb3_model
+    from protege.experts.normalization import read_normalization
+
+    found = shipped_for(env_id)
+    if found is None:
+        known = [*SHIPPED_EXPERTS, *(k for k, v in FIXED_HORIZON_ENVS.items()
+                                     if v.base in SHIPPED_EXPERTS)]  # fmt: skip
+        raise ExpertError(
+            f"no shipped expert for '{env_id}'; shipped: {', '.join(known) or 'none'}; pass "
+            "an SB3 model file (protege expert train ...) or module:function instead"
+        )
+    expert, skip = found
+    model = load_sb3_model(expert.path)
+    return SB3Expert(model, obs_norm=read_normalization(expert.path), skip=skip)
