@@ -1,5 +1,6 @@
 """Property-based bad input (Hypothesis): corrupted, truncated, mistyped, mis-shaped and
-NaN-laden datasets, random `--set` values, unknown envs and broken run files.
+NaN-laden datasets (their episode metadata, preferences and rankings too), random `--set`
+values, unknown envs and broken run files.
 
 Every case must end in one `ProtegeError` (the CLI's one line and exit code 2) or load as
 valid data; never another exception, and the input file is never modified. The number of
@@ -12,6 +13,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +25,14 @@ from hypothesis import strategies as st
 from protege.algorithms.bc import BCConfig
 from protege.algorithms.dagger import DAggerConfig
 from protege.config import apply_overrides
-from protege.data import load_trajectories, rollout, save_trajectories
+from protege.data import load_trajectories, rollout, save_trajectories, synthetic_preferences
 from protege.envs import env_spaces
 from protege.errors import ProtegeError
 from protege.experts.scripted import scripted_expert
 
 EXAMPLES = 150
-FIELDS = ("obs", "acts", "rews", "lengths", "terminated", "truncated", "meta")
+FIELDS = ("obs", "acts", "rews", "lengths", "terminated", "truncated", "meta", "episode_meta",
+          "pref_segments", "pref_labels", "ranking")  # fmt: skip
 tried: dict[str, int] = {}
 
 
@@ -68,7 +71,10 @@ def same_data(a: Path, b: Path) -> bool:
 def valid_npz(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     path = tmp_path_factory.mktemp("valid") / "demos.npz"
     trajs = rollout("CartPole-v1", scripted_expert("CartPole-v1").act, 2, seed=0)
-    save_trajectories(path, [t for t in trajs], "CartPole-v1", env_spaces("CartPole-v1"))
+    trajs = [replace(t, meta={"noise": 0.0, "return": t.episode_return}) for t in trajs]
+    prefs = synthetic_preferences(trajs, 3, 10, seed=0)
+    save_trajectories(path, trajs, "CartPole-v1", env_spaces("CartPole-v1"), preferences=prefs,
+                      ranking=[1, 0])  # fmt: skip
     return path.read_bytes()
 
 
@@ -144,6 +150,82 @@ def test_truncated_and_bit_flipped_files_are_refused(
     # a damaged file is refused, or (a flipped byte outside the data) loads the same episodes
     assert refused_or_valid(path) is not None or same_data(path, original)
     tried["npz bytes"] = tried.get("npz bytes", 0) + 1
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 40) | st.floats() | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["a", "b", "label", "noise", "rating", "x"]), inner,
+                      max_size=3),
+    max_leaves=8,
+)  # fmt: skip
+NEAR_PREFERENCES = st.lists(
+    st.fixed_dictionaries({
+        "a": st.lists(st.integers(-1, 40), min_size=2, max_size=4),
+        "b": st.lists(st.integers(-1, 40), min_size=3, max_size=3),
+        "label": st.floats(-0.5, 1.5) | st.sampled_from([0, 1, True]),
+    }),
+    max_size=3,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def small_trajs() -> list:
+    return rollout("CartPole-v1", scripted_expert("CartPole-v1").act, 2, seed=0, max_steps=30)
+
+
+@settings(max_examples=EXAMPLES // 3, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(
+    meta=st.dictionaries(st.sampled_from(["noise", "return", "rating"]) | st.text(max_size=4),
+                         JSON, max_size=3),
+    name=st.sampled_from(["meta.npz", "meta"]),
+)  # fmt: skip
+def test_generated_episode_metadata_is_saved_exactly_or_refused(
+    small_trajs: list, workdir: Path, meta: dict, name: str
+) -> None:
+    """Whatever `Trajectory.meta` holds: it is stored and loads back equal, or the save is
+    one line naming the field, and nothing is written."""
+    import shutil
+
+    path = workdir / name
+    shutil.rmtree(path, ignore_errors=True)
+    path.unlink(missing_ok=True)
+    trajs = [small_trajs[0], replace(small_trajs[1], meta=meta)]
+    try:
+        save_trajectories(path, trajs, "CartPole-v1")
+    except ProtegeError as exc:
+        assert "\n" not in str(exc) and "episode_meta" in str(exc), str(exc)
+        assert not path.exists()
+    else:
+        assert dict(load_trajectories(path).trajectories[1].meta) == meta
+    tried["episode meta"] = tried.get("episode meta", 0) + 1
+
+
+@pytest.fixture(scope="module")
+def minari_block(small_trajs: list, workdir: Path) -> tuple[Path, dict]:
+    path = save_trajectories(workdir / "extras", small_trajs, "CartPole-v1")
+    return path, json.loads((path / "data" / "metadata.json").read_text())
+
+
+@settings(max_examples=EXAMPLES // 3, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(
+    key=st.sampled_from(["episode_meta", "preferences", "ranking"]),
+    value=JSON | NEAR_PREFERENCES | st.lists(st.integers(-1, 3), max_size=3),
+)
+def test_generated_minari_extras_are_refused_in_one_line_or_load(
+    minari_block: tuple[Path, dict], key: str, value: object
+) -> None:
+    """A Minari dataset whose `protege` block holds generated metadata, preferences or
+    rankings: one line naming the entry, or it loads (and then holds what it says)."""
+    path, metadata = minari_block
+    block = {**metadata["protege"], key: value}
+    (path / "data" / "metadata.json").write_text(json.dumps({**metadata, "protege": block}))
+    message = refused_or_valid(path)
+    if message is not None:
+        assert f"protege.{key}" in message, message
+    tried["minari extras"] = tried.get("minari extras", 0) + 1
 
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None)

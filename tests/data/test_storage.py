@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,6 +23,7 @@ import pytest
 
 from protege.data import (
     DatasetWriter,
+    Preference,
     RandomPolicy,
     Trajectory,
     load_trajectories,
@@ -192,6 +195,68 @@ def test_a_dataset_made_by_minari_itself_loads(
     assert_same(trajs, demos.trajectories)
 
 
+@pytest.mark.parametrize("name", FORMATS)
+def test_each_episodes_metadata_round_trips(tmp_path: Path, name: str) -> None:
+    trajs = rollout("CartPole-v1", balance, 3, seed=0, max_steps=45)
+    metas = [
+        {"noise": 0.25, "return": 15.0, "rating": 4, "who": "ana", "kept": True, "note": None},
+        {},
+        {"noise": np.float32(1.0), "rating": np.int64(2)},  # NumPy scalars become Python ones
+    ]
+    trajs = [replace(t, meta=m) for t, m in zip(trajs, metas, strict=True)]
+    loaded = round_trip(tmp_path, name, trajs, "CartPole-v1", env_spaces("CartPole-v1"))
+    assert [dict(t.meta) for t in loaded] == [metas[0], {}, {"noise": 1.0, "rating": 2}]
+    assert type(loaded[2].meta["rating"]) is int
+
+
+V1_NPZ_FIELDS = ("meta", "obs", "acts", "rews", "lengths", "terminated", "truncated")
+V1_MINARI_BLOCK = ("format_version", "env_id", "episodes_without_rewards", "protege_version")
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_a_version_1_dataset_loads_with_no_metadata(tmp_path: Path, name: str) -> None:
+    """What protege wrote before datasets kept metadata still loads: meta is {}."""
+    trajs = rollout("CartPole-v1", balance, 2, seed=0, max_steps=30)
+    path = save_trajectories(tmp_path / name, trajs, "CartPole-v1")
+    if name.endswith(".npz"):
+        tamper(path, meta_edit(format_version=1))
+        with np.load(path) as z:
+            assert set(z.files) == {*V1_NPZ_FIELDS}
+    else:
+        meta_file = path / "data" / "metadata.json"
+        meta = json.loads(meta_file.read_text())
+        assert set(meta["protege"]) == {*V1_MINARI_BLOCK}
+        edit_meta(path, protege={**meta["protege"], "format_version": 1})
+    demos = load_trajectories(path, env_id="CartPole-v1")
+    assert_same(trajs, demos.trajectories)
+    assert [dict(t.meta) for t in demos.trajectories] == [{}, {}]
+    assert demos.preferences == [] and demos.ranking is None
+
+
+@pytest.mark.parametrize("name", FORMATS)
+@pytest.mark.parametrize(
+    ("meta", "match"),
+    [
+        ({"noise": 1.5}, "'noise' = 1.5, outside [0, 1]"),
+        ({"noise": "high"}, "'noise' = 'high', expected a number"),
+        ({"rating": True}, "'rating' = True, expected a number"),
+        ({"return": float("nan")}, "not a finite number"),
+        ({"seeds": [1, 2]}, "not a JSON scalar"),
+        ({3: "x"}, "has the key 3"),
+    ],
+)
+def test_metadata_that_cannot_be_stored_is_refused_before_writing(
+    tmp_path: Path, name: str, meta: dict, match: str
+) -> None:
+    trajs = rollout("CartPole-v1", balance, 2, seed=0, max_steps=20)
+    bad = [trajs[0], replace(trajs[1], meta=meta)]
+    with pytest.raises(DatasetError, match=re.escape(match)) as info:
+        save_trajectories(tmp_path / name, bad, "CartPole-v1")
+    message = str(info.value)
+    assert "(not saved)" in message and "of episode 1" in message and "episode_meta" in message
+    assert os.listdir(tmp_path) == []
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -262,6 +327,18 @@ def fails(path: Path, *fragments: str, **kwargs: Any) -> str:
     return message
 
 
+def with_prefs(
+    segments: np.ndarray | None = None, labels: np.ndarray | None = None
+) -> Callable[[dict[str, np.ndarray]], None]:
+    """Add one valid preference (episode 0's steps 0..2 vs episode 1's), then replace parts."""
+
+    def edit(a: dict[str, np.ndarray]) -> None:
+        a["pref_segments"] = np.array([[[0, 0, 2], [1, 0, 2]]]) if segments is None else segments
+        a["pref_labels"] = np.array([1.0]) if labels is None else labels
+
+    return edit
+
+
 NESTED = {"type": "Dict", "subspaces": {"a": {"type": "Dict", "subspaces": {}}}}
 
 CARTPOLE_CASES: dict[str, tuple[Callable[..., None], tuple[str, ...]]] = {
@@ -293,6 +370,66 @@ CARTPOLE_CASES: dict[str, tuple[Callable[..., None], tuple[str, ...]]] = {
     "rews too short": (lambda a: a.update(rews=a["rews"][1:]), ("'rews'", "shape")),
     "both ends": (set_at("terminated", 1, True), ("'terminated'", "'truncated'", "episode 1")),
     "flags not bool": (set_at("terminated", 0, 7, np.int64), ("'terminated'", "0/1")),
+    "episode_meta not json": (
+        lambda a: a.update(episode_meta=np.array("[{")),
+        ("'episode_meta'", "not valid JSON"),
+    ),
+    "episode_meta not a string": (
+        lambda a: a.update(episode_meta=np.zeros(2)),
+        ("'episode_meta'", "expected a JSON string"),
+    ),
+    "episode_meta too short": (
+        lambda a: a.update(episode_meta=np.array('[{"noise": 0}]')),
+        ("'episode_meta'", "a list of 1", "2 objects"),
+    ),
+    "episode_meta not objects": (
+        lambda a: a.update(episode_meta=np.array("[1, 2]")),
+        ("'episode_meta'", "of episode 0 is int"),
+    ),
+    "episode_meta bad noise": (
+        lambda a: a.update(episode_meta=np.array('[{}, {"noise": 7}]')),
+        ("'episode_meta'", "of episode 1", "'noise' = 7"),
+    ),
+    "segments without labels": (
+        lambda a: a.update(pref_segments=np.zeros((1, 2, 3), np.int64)),
+        ("'pref_labels'", "missing", "'pref_segments'"),
+    ),
+    "segments shape": (
+        with_prefs(segments=np.zeros((1, 3), np.int64)),
+        ("'pref_segments'", "(P, 2, 3) integers"),
+    ),
+    "segments floats": (
+        with_prefs(segments=np.array([[[0, 0, 2], [1, 0, 2]]], np.float64)),
+        ("'pref_segments'", "dtype float64"),
+    ),
+    "segment past the end": (
+        with_prefs(segments=np.array([[[0, 0, 2], [1, 4, 7]]])),
+        ("'pref_segments'", "entry 0: segment b", "past the end of episode 1", "6 steps"),
+    ),
+    "segment of no episode": (
+        with_prefs(segments=np.array([[[2, 0, 2], [1, 0, 2]]])),
+        ("'pref_segments'", "segment a", "names episode 2"),
+    ),
+    "segment empty": (
+        with_prefs(segments=np.array([[[0, 3, 3], [1, 0, 2]]])),
+        ("'pref_segments'", "at least one step"),
+    ),
+    "label above 1": (with_prefs(labels=np.array([1.5])), ("'pref_labels'", "entry 0 is 1.5")),
+    "label nan": (with_prefs(labels=np.array([np.nan])), ("'pref_labels'", "nan")),
+    "labels too many": (with_prefs(labels=np.array([1.0, 0.0])), ("'pref_labels'", "(1,)")),
+    "ranking twice": (
+        lambda a: a.update(ranking=np.array([1, 1])),
+        ("'ranking'", "names an episode twice"),
+    ),
+    "ranking out of range": (
+        lambda a: a.update(ranking=np.array([0, 2])),
+        ("'ranking'", "names episode 2", "has 2"),
+    ),
+    "ranking floats": (
+        lambda a: a.update(ranking=np.array([0.0, 1.0])),
+        ("'ranking'", "dtype float64", "episode indices"),
+    ),
+    "ranking empty": (lambda a: a.update(ranking=np.array([], np.int64)), ("'ranking'", "empty")),
 }
 
 
@@ -302,6 +439,19 @@ def test_each_broken_field_is_named(cartpole_npz: Path, case: str) -> None:
     assert [len(t) for t in load_trajectories(cartpole_npz).trajectories] == [10, 6]
     tamper(cartpole_npz, edit)
     fails(cartpole_npz, *fragments)
+
+
+def test_valid_extras_added_by_hand_load(cartpole_npz: Path) -> None:
+    """The base of the broken-extras cases loads: each case breaks exactly one thing."""
+    tamper(cartpole_npz, with_prefs())
+    meta = np.array('[{"rating": 1}, {}]')
+    tamper(cartpole_npz, lambda a: a.update(episode_meta=meta, ranking=np.array([1])))
+    demos = load_trajectories(cartpole_npz)
+    assert demos.preferences == [Preference((0, 0, 2), (1, 0, 2), 1.0)]
+    assert demos.ranking == [1] and [dict(t.meta) for t in demos.trajectories] == [
+        {"rating": 1},
+        {},
+    ]
 
 
 def test_box_actions_are_checked_against_bounds_with_a_tolerance(pendulum_npz: Path) -> None:
@@ -408,12 +558,48 @@ def test_minari_fields_are_checked(cartpole_minari: Path) -> None:
     fails(path, "'observations'", "--env CartPole-v1", env_id="Acrobot-v1")
     edit_meta(path, total_episodes=3)
     fails(path, "'total_episodes'", "3")
-    edit_meta(path, protege={"format_version": 2})
-    fails(path, "'protege'", "format version 2")
+    edit_meta(path, protege={"format_version": 3})
+    fails(path, "'protege'", "format version 3")
     edit_meta(path, minari_version="9.9.9")
     fails(path, "'minari_version'", "9.9.9")
     (path / "data" / "metadata.json").write_text("{")
     fails(path, "'metadata.json'", "cannot be read")
+
+
+@pytest.mark.parametrize(
+    ("entries", "fragments"),
+    [
+        ({"episode_meta": {"noise": 0}}, ("'protege.episode_meta'", "a JSON dict")),
+        ({"episode_meta": [{}, {"rating": "5"}]}, ("'protege.episode_meta'", "'rating' = '5'")),
+        ({"preferences": {}}, ("'protege.preferences'", "expected a list")),
+        ({"preferences": [{"a": [0, 0, 2]}]}, ("'protege.preferences'", "entry 0", "'label'")),
+        (
+            {"preferences": [{"a": [0, 0, 2], "b": [1, 0, 99], "label": 1}]},
+            ("'protege.preferences'", "past the end of episode 1"),
+        ),
+        (
+            {"preferences": [{"a": [0, 0, 2], "b": [1, 0, 2], "label": "yes"}]},
+            ("'protege.preferences'", "'yes'", "P(a preferred)"),
+        ),
+        ({"ranking": [0, "1"]}, ("'protege.ranking'", "episode indices")),
+        ({"ranking": [0, True]}, ("'protege.ranking'", "episode indices")),
+        ({"ranking": 1}, ("'protege.ranking'", "a JSON int")),
+    ],
+)
+def test_minari_extras_are_checked(
+    cartpole_minari: Path, entries: dict[str, Any], fragments: tuple[str, ...]
+) -> None:
+    meta = json.loads((cartpole_minari / "data" / "metadata.json").read_text())
+    good = {
+        "episode_meta": [{}, {"noise": 0.5}],
+        "ranking": [1, 0],
+        "preferences": [{"a": [0, 0, 2], "b": [1, 0, 2], "label": 0.5}],
+    }
+    edit_meta(cartpole_minari, protege={**meta["protege"], **good})
+    demos = load_trajectories(cartpole_minari)  # the base of each case loads
+    assert demos.ranking == [1, 0] and demos.trajectories[1].meta == {"noise": 0.5}
+    edit_meta(cartpole_minari, protege={**meta["protege"], **good, **entries})
+    fails(cartpole_minari, *fragments)
 
 
 def test_minari_nan_and_truncated_file(cartpole_minari: Path) -> None:
@@ -459,6 +645,17 @@ def test_writer_refuses_a_bad_episode_and_keeps_the_good_ones(tmp_path: Path) ->
         writer.add(bad)
     assert len(writer) == 2
     assert_same(good, load_trajectories(tmp_path / "demos.npz").trajectories)
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_writer_keeps_each_episodes_metadata_in_episode_order(tmp_path: Path, name: str) -> None:
+    trajs = rollout("CartPole-v1", balance, 3, seed=0, max_steps=30)
+    writer = DatasetWriter(tmp_path / name, "CartPole-v1", env_spaces("CartPole-v1"))
+    for i in (2, 0, 1):  # a vectorised rollout finishes episodes out of order
+        writer.add(replace(trajs[i], meta={"rating": i + 1}), position=i)
+    loaded = load_trajectories(tmp_path / name).trajectories
+    assert_same(trajs, loaded)
+    assert [t.meta["rating"] for t in loaded] == [1, 2, 3]
 
 
 def test_unrelated_directories_are_never_replaced(tmp_path: Path) -> None:

@@ -106,6 +106,48 @@ def test_record_keeps_two_cartpole_episodes_with_the_held_keys(tmp_path: Path) -
     assert f"kept 2 episodes ({len(first) + len(second)} steps) in {out}" in result.summary()
 
 
+def test_rate_asks_for_a_rating_of_each_kept_episode(tmp_path: Path) -> None:
+    """K, then a number key: the rating is kept in the episode's meta and written with it; D
+    still discards at the rating prompt, and other keys wait for a rating."""
+    from protege.data import episode_ranking
+    from protege.data.storage import load_trajectories
+
+    answers = iter([pygame.K_9, pygame.K_d, pygame.K_2, pygame.K_KP5])
+    states: list[str] = []
+
+    def on_frame(rec: Recorder) -> None:
+        states.append(rec.state)
+        if rec.state == "over":
+            press(pygame.K_k)
+        elif rec.state == "rating":
+            press(next(answers))
+        elif rec.state == "paused":
+            down(pygame.K_RIGHT)
+
+    out = tmp_path / "rated"  # a Minari dataset: the ratings live in metadata.json
+    result = record("CartPole-v1", out, episodes=2, fps=0, on_frame=on_frame, rate=True)
+    assert [t.meta for t in result.kept] == [{"rating": 2}, {"rating": 5}]
+    assert result.discarded == 1 and states.count("rating") == 4
+    assert "kept 2 episodes" in result.summary() and "rated 2, 5" in result.summary()
+    demos = load_trajectories(out, env_id="CartPole-v1")
+    assert [t.meta["rating"] for t in demos.trajectories] == [2, 5]
+    assert episode_ranking(demos, "rating") == [1, 0]
+    start2, _ = gym.make("CartPole-v1").reset(seed=2)  # the discarded attempt was seed 1
+    np.testing.assert_allclose(demos.trajectories[1].obs[0], start2)
+
+
+def test_without_rate_k_keeps_at_once_with_no_rating() -> None:
+    def on_frame(rec: Recorder) -> None:
+        assert rec.state != "rating"
+        if rec.state == "over":
+            press(pygame.K_k)
+        elif rec.state == "paused":
+            down(pygame.K_LEFT)
+
+    result = record("CartPole-v1", None, episodes=1, fps=0, on_frame=on_frame)
+    assert result.kept[0].meta == {} and "rated" not in result.summary()
+
+
 def test_discarded_episode_is_replayed_and_not_kept() -> None:
     def on_frame(rec: Recorder) -> None:
         if rec.state == "over":
@@ -304,11 +346,14 @@ def test_cli_record_errors_are_one_line_and_exit_2(tmp_path: Path, capsys) -> No
     assert code == 2 and "expected a JSON object" in capsys.readouterr().err
 
 
-def test_cli_record_reports_what_was_kept(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("rate", [False, True])
+def test_cli_record_reports_what_was_kept(tmp_path: Path, capsys, rate: bool) -> None:  # noqa: ANN001
     pygame.display.init()
     pygame.event.post(pygame.event.Event(pygame.QUIT))  # the person closes the window at once
-    assert run_cli("record", "FrozenLake-v1", "--out", str(tmp_path / "d.npz")) == 0
-    assert "kept 0 episodes" in capsys.readouterr().out
+    flags = ["--rate"] if rate else []
+    assert run_cli("record", "FrozenLake-v1", "--out", str(tmp_path / "d.npz"), *flags) == 0
+    out = capsys.readouterr().out
+    assert "kept 0 episodes" in out and ("then 1-5 rate" in out) == rate
 
 
 def test_hg_dagger_rounds_label_only_what_the_person_did(tmp_path: Path) -> None:

@@ -26,16 +26,24 @@ def record_cmd(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace an existing dataset at --out."
     ),
+    rate: bool = typer.Option(
+        False,
+        "--rate",
+        help="After keeping an episode, rate it 1 (worst) to 5 (best) with the number keys; "
+        "the rating is stored in the episode's metadata.",
+    ),
 ) -> None:
     """Play an env yourself: after each episode press K (or Enter) to keep it, D to discard.
 
     Kept episodes are written at once, so closing the window (or Esc) never loses them.
+    With --rate, each kept episode is then rated 1-5 (the number keys).
     """
     # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.experts.human import keymap_for, record
 
     km = keymap_for(env, keymap)  # a missing or bad key map fails before the window opens
     pause = "" if km.step_on_press else " · SPACE pause"
-    console.print(f"recording {env}: {km.describe()}{pause} · K keep · D discard · ESC quit")
-    result = record(env, out, episodes, km, fps, seed, overwrite)
+    keep = "K keep, then 1-5 rate" if rate else "K keep"
+    console.print(f"recording {env}: {km.describe()}{pause} · {keep} · D discard · ESC quit")
+    result = record(env, out, episodes, km, fps, seed, overwrite, rate=rate)
     console.print(result.summary())

@@ -8,7 +8,7 @@ policy) and two policies can be compared on exactly the same start states.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -19,6 +19,16 @@ from protege.envs import EnvFactory, make_env
 
 Policy = Callable[[Obs], np.ndarray]
 """A batched policy: observations (B, *obs_shape) -> actions (B, *act_shape)."""
+
+
+@runtime_checkable
+class EpisodeSeeded(Protocol):
+    """A policy with per-episode randomness (e.g. `noise.NoisyPolicy`): `rollout` tells it
+    which episode each row of its batches belongs to, so episode i is the same whichever
+    sub-env runs it."""
+
+    def start_episode(self, slot: int, episode: int) -> None:
+        """Row `slot` of the coming batches is episode `episode` (from its first step)."""
 
 
 class RandomPolicy:
@@ -57,6 +67,8 @@ def rollout(
         labels); episodes still running are returned cut, marked truncated.
     on_episode: called with (episode index, trajectory) as each one finishes, e.g. to save
         it at once or to advance a progress bar; completion order may differ from index order.
+    A policy with a `start_episode(slot, episode)` method (`EpisodeSeeded`) is told which
+    episode each row of its batches belongs to, so its randomness can be seeded per episode.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
@@ -81,6 +93,10 @@ def _run(
     episode_of = np.arange(n)  # which episode each sub-env is running; -1 when idle
     next_episode = n
     obs, _ = venv.reset(seed=[seed + i for i in range(n)])
+    seeded = policy if isinstance(policy, EpisodeSeeded) else None
+    if seeded is not None:
+        for i in range(n):
+            seeded.start_episode(i, i)
     buffers: list[dict[str, list[Any]]] = [
         {"obs": [obs_index(obs, i)], "acts": [], "rews": []} for i in range(n)
     ]
@@ -116,6 +132,8 @@ def _run(
             if episode_of[j] >= 0 and next_episode < episodes:
                 episode_of[j] = next_episode
                 seeds[j] = seed + next_episode
+                if seeded is not None:
+                    seeded.start_episode(j, next_episode)
                 next_episode += 1
             else:
                 episode_of[j] = -1  # idle: keeps stepping, its data is ignored

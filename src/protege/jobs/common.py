@@ -23,6 +23,7 @@ import protege
 from protege.algorithms.best import BestSoFar
 from protege.algorithms.dagger import round_path
 from protege.config import apply_overrides
+from protege.data.noise import NoisyPolicy, noise_levels
 from protege.data.rollout import Policy, rollout
 from protege.data.storage import (
     DatasetWriter,
@@ -36,6 +37,7 @@ from protege.errors import ConfigError, DatasetError, ExpertError, ProtegeError,
 from protege.evaluation import ReturnStats, compare_with_expert
 from protege.experts import SB3Expert, load_expert, load_sb3_model
 from protege.experts.scripted import SCRIPTED_EXPERTS
+from protege.experts.shipped import shipped_for
 from protege.jobs.catalog import Algorithm
 from protege.policies import ActorPolicy
 from protege.rundir import (
@@ -87,18 +89,29 @@ def configure(entry: Algorithm, overrides: Sequence[str] = (), **flags: Any) -> 
 
 
 def default_expert(env_id: str) -> str | None:
-    """'scripted' when protege has a built-in expert for the env, else None."""
-    return "scripted" if env_id in SCRIPTED_EXPERTS else None
+    """'scripted' when protege has a scripted expert for the env, 'shipped' when it ships a
+    trained one (the MuJoCo envs, `protege.experts.shipped`), else None."""
+    if env_id in SCRIPTED_EXPERTS:
+        return "scripted"
+    return "shipped" if shipped_for(env_id) is not None else None
 
 
 def builtin_expert(env_id: str) -> str | None:
-    """'scripted' where protege has a scripted expert, 'optimal' where the dynamics are known
-    (tabular specs, toy-text envs), else None: what sweeps and benches record and compare
-    with when the user names no expert."""
-    if env_id in SCRIPTED_EXPERTS:
-        return "scripted"
+    """`default_expert`, else 'optimal' where the dynamics are known (tabular specs,
+    toy-text envs), else None: what sweeps and benches record and compare with when the
+    user names no expert."""
+    known = default_expert(env_id)
+    if known is not None:
+        return known
     if is_tabular_spec(env_id):  # built-in MDPs: known dynamics, nothing to build here
         return "optimal"
+    from protege.envs.tabular import make_tabular
+
+    try:
+        make_tabular(env_id)  # toy-text: dynamics read from the env
+    except ProtegeError:
+        return None
+    return "optimal"
     from protege.envs.tabular import make_tabular
 
     try:
@@ -116,26 +129,57 @@ def collect(
     seed: int = 0,
     overwrite: bool = False,
     on_episode: Callable[[int, Trajectory], None] | None = None,
+    noise: float | Sequence[float] | None = None,
+    noise_kind: str | None = None,
 ) -> list[Trajectory]:
     """Roll out the expert for `episodes` seeded episodes and save them to `out`.
 
     The env is resolved once (`resolve_env`) and handed down. Each episode is validated
     and written as soon as it ends, in episode order, so a killed collect keeps every
-    finished one and the last write is the whole dataset.
+    finished one and the last write is the whole dataset. Each episode's `meta` keeps its
+    'return' (and its 'noise').
+
+    noise: one noise level ε in [0, 1], or several (a schedule): `episodes` episodes are
+        recorded at each level, in turn, into the one dataset (mixed quality, graded by ε).
+        Episode i of the dataset starts from reset(seed=seed + i) and draws its noise
+        from its own generator (`NoisyPolicy`), so a level of a schedule repeats as a
+        single-level collect with the same starting seed.
+    noise_kind: "gaussian" or "random" (`protege.data.noise`); None: the action space's
+        default. Bad levels or kinds are refused before anything is written.
     """
     env = resolve_env(env_id)  # first: an unknown env is the clearer error
+    levels = noise_levels(noise)
+    if noise is None and noise_kind is not None:
+        raise ConfigError("--noise-kind applies only with --noise or --noise-schedule")
     policy = load_expert(expert, env_id, env.spaces)
+    if noise is not None:  # a kind that does not fit the action space fails here, not midway
+        NoisyPolicy(policy, env.spaces.action, 0.0, noise_kind)
+    total = episodes * len(levels)
     if env.horizon is not None:  # rollouts and the writer hold about three copies of the data
-        need = 3 * episodes * (env.horizon + 1) * step_bytes(env.spaces)
-        check_fits_in_memory(str(out), need, f"{episodes} episodes of up to {env.horizon} steps")
+        need = 3 * total * (env.horizon + 1) * step_bytes(env.spaces)
+        check_fits_in_memory(str(out), need, f"{total} episodes of up to {env.horizon} steps")
     writer = DatasetWriter(out, env_id, env.spaces, overwrite=overwrite)
+    done: dict[int, Trajectory] = {}
+    for k, level in enumerate(levels):
+        first = k * episodes  # this level's first episode in the dataset
 
-    def finished(i: int, traj: Trajectory) -> None:
-        writer.add(traj, position=i)
-        if on_episode is not None:
-            on_episode(i, traj)
+        def finished(
+            j: int, traj: Trajectory, first: int = first, level: float | None = level
+        ) -> None:
+            meta: dict[str, Any] = {"return": traj.episode_return}
+            if level is not None:
+                meta["noise"] = level
+            traj = replace(traj, meta={**traj.meta, **meta})
+            writer.add(traj, position=first + j)
+            done[first + j] = traj
+            if on_episode is not None:
+                on_episode(first + j, traj)
 
-    return rollout(env.factory, policy, episodes, seed=seed, on_episode=finished)
+        actor = policy
+        if level is not None:
+            actor = NoisyPolicy(policy, env.spaces.action, level, noise_kind, seed + first)
+        rollout(env.factory, actor, episodes, seed=seed + first, on_episode=finished)
+    return [done[i] for i in range(total)]
 
 
 def step_bytes(spaces: Any) -> int:

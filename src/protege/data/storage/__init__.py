@@ -5,18 +5,30 @@ existing data is never lost; every load checks the data against its spaces (see 
 
 Here: the public API, and the format chosen by the path. Each format has its module (`npz`,
 `minari`), beside the atomic writes (`atomic`), the memory check (`memory`), which paths a save
-may replace (`targets`) and what both formats share (`common`).
+may replace (`targets`), what both formats share (`common`) and what a dataset keeps beside
+its steps: each episode's metadata, preferences and a given ranking (`extras`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from protege.data.preferences import Preference
 from protege.data.storage.atomic import _atomic_write_dir, _atomic_write_file
 from protege.data.storage.common import FORMAT, FORMAT_VERSION, Demonstrations
+from protege.data.storage.extras import (
+    EPISODE_META,
+    PREF_SEGMENTS,
+    PREFERENCES,
+    RANKING,
+    Extras,
+    check_extras,
+    episode_meta,
+)
 from protege.data.storage.memory import (
     available_memory,
     check_fits_in_memory,
@@ -53,7 +65,9 @@ __all__ = [
     "Demonstrations",
     "available_memory",
     "check_fits_in_memory",
+    "load_preferences",
     "load_trajectories",
+    "save_preferences",
     "save_trajectories",
 ]
 
@@ -68,17 +82,24 @@ def save_trajectories(
     spaces: Spaces | None = None,
     *,
     overwrite: bool = False,
+    preferences: Sequence[Preference] | None = None,
+    ranking: Sequence[int] | None = None,
 ) -> Path:
     """Validate `trajs` against `spaces` and write them atomically to `path`.
 
-    trajs: the episodes, or what `load_trajectories` returned (a `Demonstrations`, whose
-        env id and spaces are then the defaults: save and load mirror each other).
+    trajs: the episodes, each with its `meta`, or what `load_trajectories` returned (a
+        `Demonstrations`, whose env id, spaces, preferences and ranking are then the
+        defaults: save and load mirror each other).
+    preferences: segment comparisons over these episodes, kept with them.
+    ranking: episode indices, best first, as given by a person (it may leave some out).
     A path ending in .npz gives one flat .npz file; any other path a Minari dataset directory
     (`<path>/data/`). Existing data at `path` is replaced only with `overwrite`.
     """
     if isinstance(trajs, Demonstrations):
         env_id = env_id if env_id is not None else trajs.env_id
         spaces = spaces if spaces is not None else trajs.spaces
+        preferences = preferences if preferences is not None else trajs.preferences
+        ranking = ranking if ranking is not None else trajs.ranking
         trajs = trajs.trajectories
     if spaces is None:
         if env_id is None:
@@ -86,9 +107,43 @@ def save_trajectories(
         spaces = env_spaces(env_id)
     target = Path(path)
     _check_target(target, overwrite)
-    flat = _prepare(target, trajs, spaces)
-    _write(target, flat, env_id, spaces, overwrite)
+    flat, meta = _prepare(target, trajs, spaces)
+    extras = Extras(meta, tuple(preferences or ()), None if ranking is None else tuple(ranking))
+    check_extras(_save_context(target), extras, flat.lengths, _preference_fields(target))
+    _write(target, flat, env_id, spaces, overwrite, extras)
     return target
+
+
+def save_preferences(
+    path: str | Path, preferences: Sequence[Preference], ranking: Sequence[int] | None = None
+) -> Path:
+    """Store `preferences` (and a given `ranking`) with the dataset at `path`, replacing those
+    it held; its episodes stay as they are. The dataset is read, checked and rewritten
+    atomically in protege's format (a Minari dataset made by another tool gets protege's
+    metadata), so a crash leaves the old one whole.
+
+    Raises:
+        DatasetError: a segment outside the episodes, a ranking naming an episode that is not
+            there, or the dataset cannot be read; nothing is written then.
+    """
+    target = Path(path)
+    if not target.exists():
+        raise DatasetError(
+            f"{path}: no such dataset; preferences are stored with the episodes they compare, "
+            f"so save those first (e.g. protege collect ENV_ID --out {path})"
+        )
+    if target.name == "data" and (target / "metadata.json").is_file():
+        target = target.parent  # a Minari dataset's data directory: the dataset is above it
+    demos = load_trajectories(target)
+    kept = replace(demos, preferences=list(preferences), ranking=None)
+    return save_trajectories(target, kept, overwrite=True, ranking=ranking)
+
+
+def load_preferences(path_or_id: str | Path) -> tuple[list[Preference], list[int] | None]:
+    """The preferences and the given ranking (None when none was given) stored with a
+    dataset, checked against its episodes (see `load_trajectories`)."""
+    demos = load_trajectories(path_or_id)
+    return demos.preferences, demos.ranking
 
 
 def load_trajectories(
@@ -139,6 +194,7 @@ class DatasetWriter:
         _check_target(self.path, overwrite)
         check_supported(Context(f"{path} (not saved)"), spaces)
         self._episodes: list[FlatEpisodes] = []
+        self._meta: list[dict] = []  # each episode's checked metadata, in the same order
         self._keys: list[int] = []  # the position each episode was added at
 
     def add(self, traj: Trajectory, position: int | None = None) -> None:
@@ -149,11 +205,14 @@ class DatasetWriter:
         episode is added it is the whole dataset, written with no second pass."""
         key = len(self._episodes) if position is None else position
         at = sum(k < key for k in self._keys)
-        episode = _prepare(self.path, [traj], self.spaces, index=at)
+        episode, (meta,) = _prepare(self.path, [traj], self.spaces, index=at)
         overwrite = self._overwrite or bool(self._episodes)
         episodes = [*self._episodes[:at], episode, *self._episodes[at:]]
-        _write(self.path, _join(episodes), self.env_id, self.spaces, overwrite)
+        metas = [*self._meta[:at], meta, *self._meta[at:]]
+        extras = Extras(tuple(metas))
+        _write(self.path, _join(episodes), self.env_id, self.spaces, overwrite, extras)
         self._episodes, self._keys = episodes, [*self._keys[:at], key, *self._keys[at:]]
+        self._meta = metas
 
     def __len__(self) -> int:
         return len(self._episodes)
@@ -164,20 +223,37 @@ class DatasetWriter:
 
 def _prepare(
     target: Path, trajs: Sequence[Trajectory], spaces: Spaces, index: int = 0
-) -> FlatEpisodes:
-    """The checks of a load, run before writing, so that what protege saves always loads."""
-    fields = NPZ_FIELDS if _is_npz(target) else MINARI_FIELDS
-    ctx = Context(f"{target} (not saved)", fields, first_episode=index)
+) -> tuple[FlatEpisodes, tuple[dict, ...]]:
+    """The checks of a load, run before writing, so that what protege saves always loads;
+    the episodes flat, and their metadata."""
+    ctx = _save_context(target, index)
     check_supported(ctx, spaces)
     flat = validate_flat(ctx, spaces, flatten_for_storage(ctx, spaces, trajs))
-    if fields is MINARI_FIELDS and (flat.lengths == 0).any():
+    meta = episode_meta(ctx, trajs, _extra_field(target, EPISODE_META))
+    if not _is_npz(target) and (flat.lengths == 0).any():
         ctx.fail(
-            fields.acts,
+            MINARI_FIELDS.acts,
             f"of episode {int(np.argmax(flat.lengths == 0)) + index} is empty; Minari "
             "datasets cannot hold episodes without steps",
             "drop that episode or save to a .npz file",
         )
-    return flat
+    return flat, meta
+
+
+def _save_context(target: Path, index: int = 0) -> Context:
+    fields = NPZ_FIELDS if _is_npz(target) else MINARI_FIELDS
+    return Context(f"{target} (not saved)", fields, first_episode=index)
+
+
+def _extra_field(target: Path, name: str) -> str:
+    """What the format calls an extra: a .npz field, or an entry of Minari's `protege` block."""
+    return name if _is_npz(target) else f"protege.{name}"
+
+
+def _preference_fields(target: Path) -> tuple[str, str]:
+    """The names of the preferences and of the ranking in `target`'s format."""
+    prefs = PREF_SEGMENTS if _is_npz(target) else PREFERENCES
+    return _extra_field(target, prefs), _extra_field(target, RANKING)
 
 
 def _join(parts: Sequence[FlatEpisodes]) -> FlatEpisodes:
@@ -199,16 +275,23 @@ def _join(parts: Sequence[FlatEpisodes]) -> FlatEpisodes:
 
 
 def _write(
-    target: Path, flat: FlatEpisodes, env_id: str | None, spaces: Spaces, overwrite: bool
+    target: Path,
+    flat: FlatEpisodes,
+    env_id: str | None,
+    spaces: Spaces,
+    overwrite: bool,
+    extras: Extras = Extras(),
 ) -> None:
     check_fits_on_disk(target, _nbytes(flat))
     if _is_npz(target):
-        arrays = _npz_arrays(flat, env_id, spaces)
+        arrays = _npz_arrays(flat, env_id, spaces, extras)
         _atomic_write_file(target, overwrite, lambda f: _write_npz(f, arrays))
     else:
         dataset_id = _dataset_id(target)
         _atomic_write_dir(
-            target, overwrite, lambda tmp: _write_minari(tmp, flat, env_id, spaces, dataset_id)
+            target,
+            overwrite,
+            lambda tmp: _write_minari(tmp, flat, env_id, spaces, dataset_id, extras),
         )
 
 

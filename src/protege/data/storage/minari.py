@@ -1,4 +1,9 @@
-"""The Minari format: a dataset directory (`<path>/data/`: metadata.json, main_data.hdf5)."""
+"""The Minari format: a dataset directory (`<path>/data/`: metadata.json, main_data.hdf5).
+
+protege's own entries live in the `protege` block of metadata.json: the format version, the
+env id, which episodes have no rewards, and (see `extras`) each episode's metadata, the
+preferences and a given ranking, as JSON lists.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from protege.data.storage.common import (
     _check_version,
     _describe,
 )
+from protege.data.storage.extras import Extras, block_extras, read_block_extras
 from protege.data.storage.memory import check_fits_in_memory
 from protege.data.types import obs_concat
 from protege.data.validate import (
@@ -49,7 +55,12 @@ _MINARI_KEYS = ("observations", "actions", "rewards", "terminations", "truncatio
 
 
 def _write_minari(
-    tmp: Path, flat: FlatEpisodes, env_id: str | None, spaces: Spaces, dataset_id: str
+    tmp: Path,
+    flat: FlatEpisodes,
+    env_id: str | None,
+    spaces: Spaces,
+    dataset_id: str,
+    extras: Extras = Extras(),
 ) -> None:
     """A Minari dataset directory (`tmp/data/`), images stored losslessly."""
     tmp.mkdir()
@@ -67,6 +78,7 @@ def _write_minari(
         "env_id": env_id,
         "episodes_without_rewards": [int(i) for i in np.flatnonzero(~flat.has_rews)],
         "protege_version": protege.__version__,
+        **block_extras(extras),
     }
     storage.update_metadata(
         {"dataset_id": dataset_id, "minari_version": minari.__version__, "protege": protege_meta}
@@ -214,7 +226,11 @@ def _load_minari(
         ) from None
     without = set(block.get("episodes_without_rewards", []))
     flat = validate_flat(ctx, spaces, _flatten_minari(ctx, spaces, episodes, without))
-    return Demonstrations(flat.trajectories(), file_env, spaces, name)
+    extras = read_block_extras(ctx, block, flat.lengths)
+    metas = extras.episode_meta
+    trajs = [replace(t, meta=m) for t, m in zip(flat.trajectories(), metas, strict=True)]
+    ranking = None if extras.ranking is None else list(extras.ranking)
+    return Demonstrations(trajs, file_env, spaces, name, list(extras.preferences), ranking)
 
 
 def _minari_meta(ctx: Context, data_dir: Path) -> dict[str, Any]:

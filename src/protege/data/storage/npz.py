@@ -1,4 +1,8 @@
-"""The .npz format: one flat file, an array per field and a JSON `meta` string."""
+"""The .npz format: one flat file, an array per field and a JSON `meta` string.
+
+Beside the steps, optional fields (see `extras`): `episode_meta` (a JSON string), the
+preferences (`pref_segments`, `pref_labels`) and a given `ranking`.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from protege.data.storage.common import (
     _check_version,
     _describe,
 )
+from protege.data.storage.extras import Extras, npz_extras, read_npz_extras
 from protege.data.storage.memory import check_fits_in_memory
 from protege.data.validate import (
     INCONSISTENT_FIX,
@@ -47,7 +52,9 @@ def _meta(env_id: str | None, spaces: Spaces) -> dict[str, Any]:
     }
 
 
-def _npz_arrays(flat: FlatEpisodes, env_id: str | None, spaces: Spaces) -> dict[str, np.ndarray]:
+def _npz_arrays(
+    flat: FlatEpisodes, env_id: str | None, spaces: Spaces, extras: Extras = Extras()
+) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(_meta(env_id, spaces)))}
     if isinstance(flat.obs, dict):
         arrays.update({NPZ_FIELDS.obs_key(k): v for k, v in flat.obs.items()})
@@ -59,6 +66,7 @@ def _npz_arrays(flat: FlatEpisodes, env_id: str | None, spaces: Spaces) -> dict[
         if not flat.has_rews.all():
             arrays["has_rews"] = flat.has_rews
     arrays.update(lengths=flat.lengths, terminated=flat.terminated, truncated=flat.truncated)
+    arrays.update(npz_extras(extras))
     return arrays
 
 
@@ -112,7 +120,11 @@ def _load_npz(path: Path, name: str, env_id: str | None, want: Spaces | None) ->
         truncated=arrays[f.truncated],
     )
     flat = validate_flat(ctx, spaces, flat)
-    return Demonstrations(flat.trajectories(), file_env, spaces, name)
+    extras = read_npz_extras(ctx, arrays, flat.lengths)
+    metas = extras.episode_meta
+    trajs = [replace(t, meta=m) for t, m in zip(flat.trajectories(), metas, strict=True)]
+    ranking = None if extras.ranking is None else list(extras.ranking)
+    return Demonstrations(trajs, file_env, spaces, name, list(extras.preferences), ranking)
 
 
 def _read_npz(ctx: Context, path: Path) -> dict[str, np.ndarray]:

@@ -1,8 +1,10 @@
 """Recording a person's play: the engine of `protege record`.
 
 `record` opens a `Teleop` window on the env's rgb render; a person plays episodes and keeps
-(K / Enter) or discards (D / Backspace) each one. Every kept episode is written at once, so
-closing the window never loses what was kept. `Recorder` is one session, advanced one frame
+(K / Enter) or discards (D / Backspace) each one; with `rate`, each kept episode is then
+rated 1-5 (keys 1..5; kept in its `meta` as "rating", what `episode_ranking(by="rating")`
+ranks by). Every kept episode is written at once, so closing the window never loses what
+was kept. `Recorder` is one session, advanced one frame
 per `step()`; tests drive it frame by frame (or pass ``on_frame`` to `record`).
 """
 
@@ -26,6 +28,7 @@ from protege.errors import ConfigError  # noqa: E402
 from protege.experts.human.keymaps import KeyMap, default_fps, keymap_for  # noqa: E402
 from protege.experts.human.teleop import (  # noqa: E402
     AMBER,
+    BLUE,
     GREEN,
     RED,
     Color,
@@ -40,6 +43,11 @@ PAUSE_KEY = pygame.K_SPACE
 """Toggles pause while recording a real-time env."""
 KEEP_KEYS = frozenset({pygame.K_k, pygame.K_RETURN, pygame.K_KP_ENTER})
 DISCARD_KEYS = frozenset({pygame.K_d, pygame.K_BACKSPACE})
+RATING_KEYS = {
+    **{getattr(pygame, f"K_{r}"): r for r in range(1, 6)},
+    **{getattr(pygame, f"K_KP{r}"): r for r in range(1, 6)},
+}
+"""Rate a kept episode (`rate`): 1 (worst) to 5 (best), on the main row or the keypad."""
 
 
 @dataclass
@@ -65,6 +73,9 @@ class RecordResult:
         steps = sum(len(t) for t in self.kept)
         where = f" in {self.path}" if self.path is not None and self.kept else ""
         line = f"kept {len(self.kept)} episodes ({steps} steps){where}"
+        ratings = [str(t.meta["rating"]) for t in self.kept if "rating" in t.meta]
+        if ratings:
+            line += f", rated {', '.join(ratings)}"
         if self.discarded:
             line += f"; discarded {self.discarded}"
         if self.lost_steps:
@@ -83,8 +94,11 @@ class Recorder:
     on_keep: called with each kept episode at once (e.g. `DatasetWriter.add`).
     seed: attempt i (kept or discarded) starts from reset(seed=seed + i).
     start_paused: real-time episodes wait for an action key (or SPACE) before they run.
+    rate: after K, ask for a rating 1-5 (keys 1..5), stored in the episode's meta as
+        "rating"; D still discards it then.
 
-    States: "paused", "recording", "over" (waiting for K keep / D discard), "done".
+    States: "paused", "recording", "over" (waiting for K keep / D discard), "rating"
+    (waiting for 1..5, with `rate`), "done".
     """
 
     def __init__(
@@ -95,11 +109,13 @@ class Recorder:
         on_keep: Callable[[Trajectory], None] | None = None,
         seed: int = 0,
         start_paused: bool = True,
+        rate: bool = False,
     ) -> None:
         if episodes < 1:
             raise ConfigError(f"episodes must be at least 1, got {episodes}")
         self.env, self.teleop, self.episodes = env, teleop, episodes
         self.on_keep, self.seed, self.start_paused = on_keep, seed, start_paused
+        self.rate = rate
         self.result = RecordResult()
         self.attempt = 0
         self.frame = 0
@@ -121,14 +137,25 @@ class Recorder:
         paused = self.start_paused and not self.teleop.keymap.step_on_press
         self.state = "paused" if paused else "recording"
 
-    def _trajectory(self) -> Trajectory:
+    def _trajectory(self, meta: dict[str, Any]) -> Trajectory:
         return Trajectory(
             obs=obs_stack(self.obs),
             acts=np.stack(self.acts),
             rews=np.asarray(self.rews, dtype=np.float64),
             terminated=self.terminated,
             truncated=not self.terminated,
+            meta=meta,
         )
+
+    def _keep(self, meta: dict[str, Any]) -> None:
+        traj = self._trajectory(meta)
+        if self.on_keep is not None:
+            self.on_keep(traj)
+        self.result.kept.append(traj)
+        if len(self.result.kept) >= self.episodes:
+            self.state = "done"
+        else:
+            self._new_episode()
 
     def step(self) -> bool:
         """Process one frame: keys, at most the frame's env steps, drawing. False when done."""
@@ -141,19 +168,18 @@ class Recorder:
             self.state = "done"
             return False
         pressed = set(inp.pressed)
-        if self.state == "over":
-            if pressed & KEEP_KEYS:
-                traj = self._trajectory()
-                if self.on_keep is not None:
-                    self.on_keep(traj)
-                self.result.kept.append(traj)
-                if len(self.result.kept) >= self.episodes:
-                    self.state = "done"
-                else:
-                    self._new_episode()
-            elif pressed & DISCARD_KEYS:
-                self.result.discarded += 1
-                self._new_episode()
+        if self.state in ("over", "rating") and pressed & DISCARD_KEYS:
+            self.result.discarded += 1
+            self._new_episode()
+        elif self.state == "over" and pressed & KEEP_KEYS:
+            if self.rate:
+                self.state = "rating"
+            else:
+                self._keep({})
+        elif self.state == "rating":
+            ratings = [RATING_KEYS[k] for k in inp.pressed if k in RATING_KEYS]
+            if ratings:
+                self._keep({"rating": ratings[0]})
         elif self.state == "paused" and (PAUSE_KEY in pressed or pressed & self.teleop.action_keys):
             self.state = "recording"
         elif (
@@ -192,9 +218,12 @@ class Recorder:
         elif self.state == "paused":
             start = "press an action key to start" if not self.acts else "SPACE resumes"
             state = (f"PAUSED · {start}", AMBER)
+        elif self.state == "rating":
+            state = ("RATE IT: 1 (worst) to 5 (best) · D discard", BLUE)
         else:
             end = "" if self.terminated else " (time limit)"
-            state = (f"EPISODE OVER{end}: K keep · D discard", GREEN)
+            keep = "K keep and rate" if self.rate else "K keep"
+            state = (f"EPISODE OVER{end}: {keep} · D discard", GREEN)
         pause = "" if self.teleop.keymap.step_on_press else " · SPACE pause"
         hint = (
             f"{self.teleop.keymap.describe()}{pause} · ESC quit (kept episodes are saved)"
@@ -212,6 +241,7 @@ def record(
     seed: int = 0,
     overwrite: bool = False,
     on_frame: Callable[[Recorder], None] | None = None,
+    rate: bool = False,
 ) -> RecordResult:
     """A person plays `env_id` in a window; the episodes they keep become a dataset.
 
@@ -223,6 +253,8 @@ def record(
     seed: attempt i starts from reset(seed=seed + i).
     overwrite: replace an existing dataset at `out`.
     on_frame: called before each frame with the `Recorder` (scripted input, tests).
+    rate: ask for a rating 1-5 of each kept episode (keys 1..5), kept in its meta as
+        "rating" and written with it.
 
     Every error a user can cause (no key map, a bad one, an existing `out`) is raised
     before the window opens.
@@ -236,13 +268,13 @@ def record(
             from protege.data.storage import DatasetWriter
 
             on_keep = DatasetWriter(out, env_id, Spaces.of(env), overwrite=overwrite).add
-        rate = default_fps(env, km) if fps is None else fps
+        frame_rate = default_fps(env, km) if fps is None else fps
         teleop = Teleop(
-            km, env.action_space, fps=rate, ramp_fps=rate or default_fps(env, km),
+            km, env.action_space, fps=frame_rate, ramp_fps=frame_rate or default_fps(env, km),
             title=f"protege record · {env_id}",
         )  # fmt: skip
         try:
-            rec = Recorder(env, teleop, episodes, on_keep, seed)
+            rec = Recorder(env, teleop, episodes, on_keep, seed, rate=rate)
             rec.result.path = None if out is None else Path(out)
             while rec.running:
                 if on_frame is not None:
