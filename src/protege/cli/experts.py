@@ -57,10 +57,11 @@ def collect_cmd(
     out: Path = typer.Option(
         ..., "--out", help="Where to write: *.npz, else a Minari dataset dir."
     ),
-    expert: str = typer.Option(
-        "scripted",
-        help="scripted | optimal (tabular envs: gridworld:N, FrozenLake-v1...) | PATH to an "
-        "SB3 .zip | module:function.",
+    expert: str | None = typer.Option(
+        None,
+        help="scripted | shipped (the MuJoCo envs' trained experts) | optimal (tabular envs: "
+        "gridworld:N, FrozenLake-v1...) | PATH to an SB3 .zip | module:function. Default: "
+        "the env's built-in expert (scripted, shipped or optimal).",
     ),
     episodes: int = typer.Option(10, min=1, help="Episodes to record."),
     seed: int = typer.Option(0, help="Episode i starts from reset(seed=seed+i)."),
@@ -89,8 +90,14 @@ def collect_cmd(
     """Record an expert's demonstrations, optionally with noise injected into its actions."""
     # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.data.noise import parse_noise_schedule
-    from protege.jobs.common import collect
+    from protege.jobs.common import builtin_expert, collect
 
+    expert = expert or builtin_expert(env)
+    if expert is None:
+        raise ExpertError(
+            f"protege has no built-in expert for {env}; pass --expert PATH.zip (e.g. from "
+            f"protege expert train {env} --out expert.zip) or --expert module:function"
+        )
     if noise is not None and noise_schedule is not None:
         raise ConfigError("pass --noise or --noise-schedule, not both")
     levels = parse_noise_schedule(noise_schedule) if noise_schedule is not None else noise

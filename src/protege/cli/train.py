@@ -105,10 +105,11 @@ for _name in family("bc"):
 def train_dagger_cmd(
     env: str = typer.Option(..., help="Gymnasium id."),
     out: Path = typer.Option(..., help="Run directory to create (or resume)."),
-    expert: str = typer.Option(
-        "scripted",
-        help="scripted | PATH to an SB3 .zip | module:function | human (you take over the "
-        "learner in a window by holding SPACE: HG-DAgger).",
+    expert: str | None = typer.Option(
+        None,
+        help="scripted | shipped | PATH to an SB3 .zip | module:function | human (you take "
+        "over the learner in a window by holding SPACE: HG-DAgger). Default: the env's "
+        "built-in expert.",
     ),
     rounds: int = typer.Option(5, min=1, help="DAgger rounds (round 0 is pure expert)."),
     labels_per_round: int = typer.Option(2000, min=1, help="Expert labels gathered per round."),

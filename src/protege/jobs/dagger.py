@@ -30,6 +30,7 @@ from protege.jobs.common import (
     ROUNDS,
     best_metrics,
     configure,
+    default_expert,
     evaluate_against_expert,
     human_expert_returns,
     open_run,
@@ -78,8 +79,11 @@ def train_run(
     fps: the person's frame-rate limit (default: the env's); keymap: a JSON key map file
     (default: the env's built-in one); on_frame: scripted input, tests.
     """
+    expert = expert if expert is not None else default_expert(env_id)
     if expert is None:
-        raise ConfigError(f"dagger on {env_id}: no expert to query; pass --expert")
+        raise ConfigError(
+            f"dagger on {env_id}: protege has no built-in expert for it; pass --expert"
+        )
     spaces = resolve_env(env_id).spaces
     human = expert == "human"
     if human:
