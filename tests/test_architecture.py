@@ -70,7 +70,7 @@ def test_train_help_lists_each_setting_with_type_default_and_meaning() -> None:
         capture_output=True, text=True, check=True, env={"COLUMNS": "200", "PATH": ""},
     ).stdout  # fmt: skip
     assert "Settings (--set key=value) of BCConfig" in out
-    assert "epochs (int, default 100): passes over the training split" in out
+    assert "epochs (int, default 300): passes over the training split" in out
     assert "val_fraction (float, default 0.1): share of samples held out" in out
 
 

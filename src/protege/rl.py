@@ -185,7 +185,7 @@ def _checkpoint_callback(directory: Path, every: int) -> Any:
 
                     atomic_write(directory / "vecnormalize.pkl",
                                  lambda f: pickle.dump(vec_normalize, f))  # fmt: skip
-                atomic_write(directory / "model.zip", lambda f: self.model.save(f))
+                atomic_write(directory / "model.zip", lambda f: self.model.save(f))  # type: ignore[arg-type]
             return True
 
     return _Checkpoint()

@@ -42,11 +42,11 @@ def experts_cmd() -> None:
     shipped.add_column("return", justify="right")
     shipped.add_column("tested ≥", justify="right")
     shipped.add_column("trained by")
-    for env_id, e in SHIPPED_EXPERTS.items():
+    for env_id, trained in SHIPPED_EXPERTS.items():
         variants = [k for k, v in FIXED_HORIZON_ENVS.items() if v.base == env_id]
-        shipped.add_row("\n".join([env_id, *variants]), f"{e.reference_return:.1f}",
-                        f"{e.min_return:.0f}", f"{e.command} ({e.steps} steps, "
-                        f"{e.wall_s / 60:.0f} min)")  # fmt: skip
+        shipped.add_row("\n".join([env_id, *variants]), f"{trained.reference_return:.1f}",
+                        f"{trained.min_return:.0f}", f"{trained.command} ({trained.steps} "
+                        f"steps, {trained.wall_s / 60:.0f} min)")  # fmt: skip
     if SHIPPED_EXPERTS:
         console.print(shipped)
 
