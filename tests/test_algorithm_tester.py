@@ -23,7 +23,11 @@ import numpy as np
 import pytest
 import torch
 
+from protege.algorithms.ranking import noise_rollouts
 from protege.callbacks import Callback
+from protege.data import save_trajectories
+from protege.envs import env_spaces
+from protege.experts.scripted import scripted_expert
 from protege.jobs import catalog, dispatch
 from protege.jobs.common import CHECKPOINTS, ROUNDS, collect
 
@@ -39,6 +43,11 @@ TINY: dict[str, tuple[str, dict[str, Any], tuple[str, ...], bool]] = {
                      "eval_every=0"), False),
     "qlearning": ("CartPole-v1", {"steps": 600},
                   ("log_every=200", "learning_starts=100", "hidden=32", "eval_every=0"), False),
+    # learns from CartPole-v1:ranking, episodes of mixed quality (a ranking needs them)
+    "ranking": ("CartPole-v1", {"learner": "ppo", "steps": 2560},
+                ("n_envs=2", "learner_kwargs.n_steps=64", "learner_kwargs.batch_size=64",
+                 "log_every=128", "eval_every=0", "reward.pairs=200", "reward.epochs=2",
+                 "reward.ensemble=1"), False),
 }  # fmt: skip
 PER_ALGORITHM: dict[str, tuple[dict[str, Any], tuple[str, ...], bool]] = {
     # offline: no env steps, and its resume is exact
@@ -79,18 +88,24 @@ def settings(name: str) -> tuple[str, dict[str, Any], tuple[str, ...], bool]:
 @pytest.fixture(scope="module")
 def demos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("demos")
-    paths = {"CartPole-v1": out / "cartpole.npz", "gridworld:5": out / "grid.npz"}
+    paths = {"CartPole-v1": out / "cartpole.npz", "gridworld:5": out / "grid.npz",
+             "CartPole-v1:ranking": out / "cartpole_mixed.npz"}  # fmt: skip
     collect("CartPole-v1", "scripted", 3, paths["CartPole-v1"])
     collect("gridworld:5", "optimal", 20, paths["gridworld:5"])
+    mixed = noise_rollouts("CartPole-v1", scripted_expert("CartPole-v1").act,
+                           env_spaces("CartPole-v1").action, [0.3, 0.6, 1.0], 2)  # fmt: skip
+    save_trajectories(paths["CartPole-v1:ranking"], mixed, "CartPole-v1")
     return paths
 
 
 def train(name: str, out: Path, demos: dict[str, Path], **kwargs: Any) -> dict[str, Any]:
     env, flags, overrides, _ = settings(name)
     entry = catalog.get(name)
-    cfg = dispatch.build_config(name, overrides, **flags)
     expert = "scripted" if entry.needs_expert else None
-    data = demos[env] if entry.needs_demos else None
+    data = demos.get(f"{env}:{entry.family}", demos[env]) if entry.needs_demos else None
+    # a second dataset named in --set (DWBC's unlabelled=): the run's own demos stand in
+    overrides = tuple(o.replace("{demos}", str(demos[env])) for o in overrides)
+    cfg = dispatch.build_config(name, overrides, **flags)
     metrics: dict[str, Any] = dispatch.train(
         name, env, out, cfg, demos=data, expert=expert, eval_episodes=EVAL_EPISODES, **kwargs
     )

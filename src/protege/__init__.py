@@ -37,6 +37,8 @@ _EXPORTS: dict[str, str] = {
                      "train_gcl"), "protege.algorithms.adversarial"),
     **dict.fromkeys(("IQLearnConfig", "SQILConfig", "train_iq_learn", "train_sqil"),
                     "protege.algorithms.qlearning"),
+    **dict.fromkeys(("TRexConfig", "DRexConfig", "train_t_rex", "train_d_rex"),
+                    "protege.algorithms.ranking"),
     **dict.fromkeys(("MaxEntConfig", "maxent_irl"), "protege.algorithms.tabular.maxent"),
     # what training produces, and run directories
     "ActorPolicy": "protege.policies",

@@ -139,6 +139,17 @@ def bc_loss(
     return nll - cfg.ent_weight * entropy, stats
 
 
+def weighted_rows(obs: TensorObs, weights: np.ndarray, seed: int = 0) -> TensorObs:
+    """`obs` (N rows) drawn again N times in proportion to `weights` (N,): the distribution
+    that weighted BC clones, whose statistics its observation normaliser takes (equal
+    weights: `obs` itself, so that BC weighted all alike is BC)."""
+    p = np.asarray(weights, dtype=np.float64)
+    if np.all(p == p[0]):
+        return obs
+    rows = np.random.default_rng(seed).choice(len(p), len(p), p=p / p.sum())
+    return index_tensor_obs(obs, torch.as_tensor(rows))  # a CPU index serves CUDA rows too
+
+
 def train_bc(
     demos: Transitions,
     spaces: Spaces,
@@ -161,7 +172,8 @@ def train_bc(
         the callbacks) and ends with the same policy as a run never stopped.
     policy: start from this policy (e.g. DAgger's previous round) instead of a fresh one.
     weights: (N,) a weight per demonstration step in the loss, training and validation
-        alike (weighted BC: mean 1, so the loss keeps BC's scale); None weighs all 1.
+        alike, and in the observation statistics (weighted BC: mean 1, so the loss keeps
+        BC's scale); None weighs all 1.
     """
     if len(demos) == 0:
         raise ConfigError("behavioral cloning needs at least one demonstration step")
@@ -180,8 +192,10 @@ def train_bc(
     policy.train()
 
     obs = obs_to_tensor(demos.obs, spaces.observation, device)
-    if fresh:
-        fit_normalizers(policy.encoder, obs)  # a no-op unless arch.normalize_obs
+    if fresh:  # a no-op unless arch.normalize_obs
+        fit_normalizers(
+            policy.encoder, obs if weights is None else weighted_rows(obs, weights, cfg.seed)
+        )
     acts = torch.as_tensor(np.asarray(demos.acts), device=device)
     acts = acts.long() if policy.discrete else acts.float()
     w = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device)

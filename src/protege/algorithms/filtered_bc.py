@@ -83,7 +83,8 @@ def train_filtered_bc(
 ) -> BCResult:
     """Behavioral cloning on the best `cfg.keep_fraction` of the episodes by return.
 
-    `env` is accepted and unused (nothing is rolled out); `checkpoint` resumes the BC fit."""
+    `env` only tells BC whether `normalize_obs=auto` is on (nothing is rolled out);
+    `checkpoint` resumes the BC fit."""
     kept = best_episodes(demos, cfg.keep_fraction)
-    return train_bc(kept, spaces, cfg.bc, callbacks, checkpoint=checkpoint,
+    return train_bc(kept, spaces, cfg.bc, callbacks, env=env, checkpoint=checkpoint,
                     checkpoint_every=checkpoint_every)  # fmt: skip

@@ -21,7 +21,7 @@ from typer.exceptions import Abort, TyperException
 # Each module adds its commands to the apps when imported; the order is the order of the
 # commands in `protege --help` and `protege train --help`.
 from protege.cli import record, experts, runs, export, experiments, quickstart  # noqa: F401
-from protege.cli import tabular, qlearning, transfer, adversarial, train  # noqa: F401
+from protege.cli import tabular, qlearning, transfer, adversarial, ranking, train  # noqa: F401
 
 # isort: on
 from protege.cli.app import app, err_console, train_app  # noqa: F401  (tests list its commands)

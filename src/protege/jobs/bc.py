@@ -1,5 +1,6 @@
-"""The jobs behind `protege train bc|filtered-bc`: behavioral cloning into a run directory
-(the catalog entry names the trainer: plain BC, or BC on the best episodes).
+"""The jobs behind `protege train bc|filtered-bc|weighted-bc|dwbc`: behavioral cloning into
+a run directory (the catalog entry names the trainer: plain BC, BC on the best episodes, BC
+weighted by return or advantage, or discriminator-weighted BC with an unlabelled dataset).
 
 A run directory holds config.json, policy.pt (loads without protege's training code),
 progress.csv (one row per epoch), metrics.json, and checkpoints/bc.pt for `--resume`.
@@ -11,6 +12,7 @@ progress.csv (one row per epoch), metrics.json, and checkpoints/bc.pt for `--res
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,7 @@ def train_run(
     if demos is None:
         raise ConfigError(f"{algo} learns from demonstrations; pass --demos PATH")
     data = load_demos(demos, env_id)
+    cfg = _absolute_paths(cfg)
     expert = expert if expert is not None else default_expert(env_id)
     config = run_config(algo, env_id, cfg, demos=demos, expert=expert,
                         eval_episodes=eval_episodes)  # fmt: skip
@@ -72,3 +75,12 @@ def train_run(
     )  # fmt: skip
     result.policy.save(run / POLICY)
     return evaluate_against_expert(run, eval_episodes, train_seconds=result.train_seconds)
+
+
+def _absolute_paths(cfg: Any) -> Any:
+    """`cfg` with a second dataset it names (DWBC's `unlabelled`) as an absolute path when
+    it exists, as config.json records --demos, so `--config` re-runs from any directory."""
+    path = getattr(cfg, "unlabelled", "")
+    if isinstance(path, str) and path and Path(path).exists():
+        return replace(cfg, unlabelled=str(Path(path).resolve()))
+    return cfg

@@ -17,7 +17,7 @@ from typing import Any
 
 from protege.errors import ConfigError
 
-FAMILIES = ("bc", "dagger", "tabular", "adversarial", "qlearning")
+FAMILIES = ("bc", "dagger", "tabular", "adversarial", "qlearning", "ranking")
 """Job modules under `protege.jobs`, one per family: `protege.jobs.<family>` provides
 `build_config(algo, overrides, **flags)` and `train_run(algo, env_id, out, cfg, *, demos,
 expert, seed, eval_episodes, overwrite, callbacks, resume)`, and may provide
@@ -82,6 +82,7 @@ def _resolve(target: str) -> Any:
 _TAB = "protege.algorithms.tabular"
 _ADV = "protege.algorithms.adversarial"
 _QL = "protege.algorithms.qlearning"
+_RANK = "protege.algorithms.ranking"
 _TAB_FLAGS = {"iterations": "max_iterations", "tol": "tol"}
 _ADV_FLAGS = {"learner": "learner", "steps": "steps"}
 
@@ -100,6 +101,27 @@ ALGORITHMS: dict[str, Algorithm] = {
             "protege.algorithms.filtered_bc:FilteredBCConfig",
             "protege.algorithms.filtered_bc:train_filtered_bc",
             flags={"seed": "bc.seed"}, unit="epoch", smoke=("bc.epochs=20", "bc.hidden=16"),
+        ),
+        Algorithm(
+            "weighted-bc", "bc", "Weighted BC (return-weighted; AWR, Peng et al. 2019)",
+            "behavioral cloning on every step of mixed-quality demonstrations, each weighted "
+            "by its episode's return (--set weighting=return) or its advantage over a "
+            "fitted value (--set weighting=advantage).",
+            "protege.algorithms.weighted_bc:WeightedBCConfig",
+            "protege.algorithms.weighted_bc:train_weighted_bc",
+            flags={"seed": "bc.seed"}, unit="epoch",
+            smoke=("weighting=advantage", "value_epochs=3", "bc.epochs=20", "bc.hidden=16"),
+        ),
+        Algorithm(
+            "dwbc", "bc", "DWBC (Xu et al. 2022)",
+            "discriminator-weighted BC: --demos is a small expert dataset, --set "
+            "unlabelled=PATH a large one of mixed quality; a positive-unlabelled "
+            "discriminator picks the expert-like steps of the latter to clone too.",
+            "protege.algorithms.dwbc:DWBCConfig", "protege.algorithms.dwbc:train_dwbc",
+            unit="step",
+            # {demos}: the shared tester's dataset path (the expert part doubles as unlabelled)
+            smoke=("unlabelled={demos}", "steps=400", "log_every=20", "batch_size=64",
+                   "hidden=16", "disc_hidden=16", "disc_every=2"),
         ),
         Algorithm(
             "dagger", "dagger", "DAgger (Ross et al. 2011)",
@@ -183,6 +205,27 @@ ALGORITHMS: dict[str, Algorithm] = {
             "Discrete actions, SAC-style for Box); online only.",
             f"{_QL}.sqil:SQILConfig", f"{_QL}.sqil:train_sqil", flags={"steps": "steps"},
             unit="step",
+        ),
+        Algorithm(
+            "t-rex", "ranking", "T-REX (Brown et al. 2019)",
+            "a state reward under which better-ranked demonstrations score higher "
+            "(Bradley-Terry on snippet returns; ranked by the dataset's stored ranking, else "
+            "by noise level, else by return: --set rank_by=ranking|noise|rating|return), "
+            "then an SB3 learner on it, which can beat the best demonstration.",
+            f"{_RANK}.t_rex:TRexConfig", f"{_RANK}.t_rex:train_t_rex", flags=_ADV_FLAGS,
+            unit="env step",
+        ),
+        Algorithm(
+            "d-rex", "ranking", "D-REX (Brown, Goo & Niekum 2019)",
+            "T-REX on a ranking made automatically: BC on the demonstrations, rolled out "
+            "with ε-random actions at increasing ε, less noise ranked better; needs no "
+            "rewards or ranking, only the demonstrations and the env.",
+            f"{_RANK}.d_rex:DRexConfig", f"{_RANK}.d_rex:train_d_rex", flags=_ADV_FLAGS,
+            unit="env step",
+            smoke=("n_envs=2", "learner_kwargs.n_steps=64", "learner_kwargs.batch_size=64",
+                   "log_every=128", "eval_every=0", "reward.pairs=200", "reward.epochs=2",
+                   "reward.ensemble=1", "noise_levels=3", "rollouts_per_level=2",
+                   "bc.epochs=5", "bc.hidden=16"),
         ),
     )
 }  # fmt: skip

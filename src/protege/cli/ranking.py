@@ -1,0 +1,147 @@
+"""`protege train t-rex|d-rex`: reward learning from ranked (or automatically ranked)
+demonstrations, then RL on the learned reward.
+
+protege collect Pendulum-v1 --episodes 4 --noise-schedule 0.6,0.8,1.0 --out mixed.npz
+protege train t-rex --env Pendulum-v1 --demos mixed.npz --out runs/t-rex --learner sac
+protege train d-rex --env CartPole-v1 --demos demos.npz --out runs/d-rex --steps 60000
+protege compare-rewards runs/t-rex runs/d-rex
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+
+from protege.callbacks import Callback
+from protege.cli.app import (
+    EVAL_EPISODES_OPTION,
+    EXPERT_OPTION,
+    OVERWRITE_OPTION,
+    RESUME_OPTION,
+    SET_OPTION,
+    TENSORBOARD_OPTION,
+    THREADS_OPTION,
+    AlgorithmCommand,
+    console,
+    metrics_table,
+    note_rounding,
+    train_app,
+    use_threads,
+)
+from protege.jobs.catalog import ALGORITHMS, family
+
+
+class RankingProgress(Callback):
+    """A progress bar over env steps: the reward fit's epochs and pair accuracy first,
+    then the learner's latest true return."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self._progress: object | None = None
+
+    def on_start(self, total: int, unit: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+        from rich.table import Column
+
+        width = 2 * len(str(total)) + 1  # "2048/60000": the count is never cut, the info is
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(bar_width=16),
+            MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=width)),
+            TextColumn(f"{unit}s"),
+            TextColumn("{task.fields[info]}", table_column=Column(ratio=1, no_wrap=True)),
+            TimeElapsedColumn(),
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(self.description, total=total, info="")
+
+    def on_iteration(self, i: int, metrics: dict[str, float]) -> None:
+        if self._progress is None:
+            return
+        if metrics.get("stage") == 0.0:
+            acc = metrics.get("reward_val_accuracy", math.nan)
+            info = f"reward epoch {i + 1} · held-out pair accuracy {acc:.2f}"
+        else:
+            info = f"return {metrics.get('return_mean', math.nan):.1f}"
+        self._progress.update(self._task, completed=metrics["env_steps"], info=info)  # type: ignore[attr-defined]
+
+    def on_end(self, metrics: dict[str, float]) -> None:
+        if self._progress is not None:
+            self._progress.stop()  # type: ignore[attr-defined]
+
+
+def _command(name: str) -> Callable[..., None]:
+    def train_cmd(
+        env: str = typer.Option(..., help="Gymnasium id the demonstrations were recorded on."),
+        demos: str = typer.Option(..., help="*.npz or Minari dataset dir recorded on ENV."),
+        out: Path = typer.Option(..., help="Run directory to create (or resume)."),
+        learner: str = typer.Option(
+            "ppo", help="ppo (on-policy) | sac (Box actions) | dqn (Discrete actions)."
+        ),
+        steps: int | None = typer.Option(None, min=1, help="Learner env steps (default 100000)."),
+        seed: int = typer.Option(0, help="Seeds the pairs, reward nets, learner and envs."),
+        set_: list[str] = SET_OPTION,
+        expert: str | None = EXPERT_OPTION,
+        eval_episodes: int = EVAL_EPISODES_OPTION,
+        overwrite: bool = OVERWRITE_OPTION,
+        resume: bool = RESUME_OPTION,
+        tensorboard: bool = TENSORBOARD_OPTION,
+        threads: int = THREADS_OPTION,
+    ) -> None:
+        # here, not at the top: keeps torch and SB3 out of `protege --help`
+        from protege.callbacks import TensorBoardLogger
+        from protege.jobs.ranking import build_config, train_run
+        from protege.rl import steps_taken
+
+        use_threads(threads)
+        cfg = build_config(name, set_, learner=learner, steps=steps, seed=seed)
+        note_rounding(
+            cfg.steps, steps_taken(cfg.learner, cfg.steps, cfg.n_envs, cfg.learner_kwargs)
+        )
+        callbacks: list[Callback] = [RankingProgress(f"{name} · {learner}")]
+        if tensorboard:
+            callbacks.append(TensorBoardLogger(out / "tensorboard"))
+        metrics = train_run(
+            name,
+            env,
+            out,
+            cfg,
+            demos=demos,
+            expert=expert,
+            eval_episodes=eval_episodes,
+            overwrite=overwrite,
+            callbacks=callbacks,
+            resume=resume,
+        )
+        console.print(metrics_table(metrics, f"{name} ({learner}) on {env} vs the expert"))
+        best_demo = metrics.get("demo_return_best")
+        if best_demo is not None:
+            console.print(
+                f"best demonstration {best_demo:.1f} · learner {metrics['return_mean']:.1f}"
+            )
+        acc, tau = metrics.get("reward_val_accuracy"), metrics.get("reward_tau_return")
+        console.print(
+            f"reward: held-out pair accuracy {'n/a' if acc is None else f'{acc:.2f}'} · "
+            f"Kendall τ with the ranked episodes' true returns "
+            f"{'n/a' if tau is None else f'{tau:.2f}'} · paid '{metrics['reward_transform']}'"
+            f" · {metrics['env_steps']} env steps in {metrics['train_seconds']:.1f} s"
+        )
+        console.print(
+            f"run written to {out} (policy.zip, reward.pt2, reward.json, progress.csv, "
+            "metrics.json)"
+        )
+
+    return train_cmd
+
+
+for _name in family("ranking"):
+    train_app.command(_name, cls=AlgorithmCommand, help=ALGORITHMS[_name].help)(_command(_name))

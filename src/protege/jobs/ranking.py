@@ -1,0 +1,169 @@
+"""The jobs behind `protege train t-rex|d-rex`: reward learning from rankings into a run
+directory.
+
+config.json      algo, env, demos and every setting
+policy.zip       the SB3 learner trained on the learned reward (loadable by SB3 alone)
+policy_best.zip  the learner at its best in-training evaluation (`eval_every`)
+reward.pt2       the learned reward (what the learner was paid) as a standalone
+reward.json      `torch.export` program, and what it means (`protege.rewards.load_reward`):
+                 `protege compare-rewards` and `protege train ppo --reward RUN` read it
+progress.csv     one row per reward epoch (stage 0: Bradley–Terry loss and pair accuracy)
+                 and per `log_every` learner steps (stage 1: true returns)
+metrics.json     returns vs the expert and a random policy on the same seeds; the best and
+                 mean demonstration returns (the bar to beat); the reward's held-out pair
+                 accuracy and Kendall's τ of its episode returns with the ranking and the
+                 true returns; D-REX: the true return at each noise level
+checkpoints/     ALGO.pt: the fitted reward, then the learner every `CHECKPOINT_EVERY` rows
+
+cfg = build_config("t-rex", learner="sac", steps=20_000)
+metrics = train_run("t-rex", "Pendulum-v1", "runs/t-rex", cfg, demos="ranked.npz")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from protege.algorithms.ranking import RankingConfig
+from protege.algorithms.ranking.snippets import given_ranking
+from protege.callbacks import Callback, CSVLogger
+from protege.data import Demonstrations, Trajectory
+from protege.envs import resolve_env
+from protege.errors import ConfigError, DatasetError
+from protege.jobs import catalog
+from protege.jobs.common import (
+    CHECKPOINTS,
+    best_metrics,
+    configure,
+    default_expert,
+    evaluate_against_expert,
+    load_demos,
+    open_run,
+    run_config,
+    run_job,
+)
+from protege.rewards import save_reward
+from protege.rl import ALGOS, check_learner, save_sb3
+from protege.rundir import BEST_SB3_POLICY, PROGRESS, SB3_POLICY
+
+RANKED = {
+    "t-rex": "the demonstrations ranked by {ranked_by}",
+    "d-rex": "rollouts of BC on the demonstrations at increasing noise, ranked by noise",
+}
+RANKED_BY = {
+    "ranking": "the ranking stored with them",
+    "noise": "their noise level (less is better)",
+    "rating": "their rating",
+    "return": "their return",
+}
+PAID = {
+    "standardize": "standardised on the ranked episodes' steps (zero mean, unit spread)",
+    "positive": "standardised, then shifted so every ranked step pays >= 0 (staying alive pays)",
+    "negative": "standardised, then shifted so every ranked step costs >= 0 (finishing pays)",
+    "sigmoid": "standardised, through a sigmoid: in (0, 1)",
+    "raw": "as fitted (the ensemble's mean)",
+}
+
+
+def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> RankingConfig:
+    """The algorithm's config from the CLI's flags: --learner, --steps, --seed, then --set."""
+    learner = flags.get("learner")
+    if learner is not None and learner not in ALGOS:
+        raise ConfigError(f"--learner {learner}: choose one of {', '.join(ALGOS)}")
+    cfg: RankingConfig = configure(catalog.get(algo), overrides, **flags)
+    return cfg
+
+
+def ranked_episodes(data: Demonstrations, rank_by: str | None) -> list[Trajectory]:
+    """The episodes to rank: where the dataset stores a ranking and `rank_by` is "auto"
+    or "ranking", the episodes it names, in its order, with their places (`given_ranking`);
+    else all of them. `rank_by` None (D-REX): all of them, as they are."""
+    if rank_by == "ranking" and data.ranking is None:
+        raise DatasetError(
+            f"{data.source}: rank_by=ranking, but the dataset stores no ranking; store one "
+            "with it, or rank by noise, rating or return (--set rank_by=return)"
+        )
+    if rank_by in ("auto", "ranking") and data.ranking is not None:
+        return given_ranking(data.trajectories, data.ranking)
+    return list(data.trajectories)
+
+
+@run_job
+def train_run(
+    algo: str,
+    env_id: str,
+    out: str | Path,
+    cfg: RankingConfig,
+    *,
+    demos: str | Path | None = None,
+    expert: str | None = None,
+    seed: int = 0,
+    eval_episodes: int = 20,
+    overwrite: bool = False,
+    callbacks: Sequence[Callback] = (),
+    resume: bool = False,
+) -> dict[str, Any]:
+    """T-REX or D-REX into a run directory, then the comparison with the expert.
+
+    The fitted reward and then the learner are checkpointed (checkpoints/ALGO.pt);
+    `resume` continues an interrupted run from there (from the start when there is none
+    yet). `seed` is unused: the pairs, reward nets, learner and envs are seeded by
+    `cfg.seed`.
+    """
+    entry = catalog.get(algo)
+    cls, train = entry.config_class(), entry.train_fn()
+    if not isinstance(cfg, cls):
+        raise ConfigError(f"{algo} needs a {cls.__name__}, got {type(cfg).__name__}")
+    if demos is None:
+        raise ConfigError(f"{algo} learns from demonstrations; pass --demos PATH")
+    demos_path = demos
+    env = resolve_env(env_id)  # once: the spaces, the demos check and the learner use it
+    data = load_demos(demos_path, env)  # first: a missing or mismatched file fails here
+    try:
+        check_learner(cfg.learner, env.spaces.action, env_id)
+    except ConfigError as exc:
+        fits = "sac or ppo" if cfg.learner == "dqn" else "dqn or ppo"
+        raise ConfigError(f"--learner {cfg.learner}: {exc}; use --learner {fits}") from None
+    episodes = ranked_episodes(data, getattr(cfg, "rank_by", None))
+    expert = expert if expert is not None else default_expert(env_id)
+    config = run_config(
+        algo, env_id, cfg, demos=demos_path, expert=expert, eval_episodes=eval_episodes
+    )
+    run = open_run(out, config, overwrite, resume)
+    logged = [CSVLogger(run / PROGRESS), *callbacks]
+    try:
+        result = train(
+            episodes,
+            env.spaces,
+            cfg,
+            logged,
+            env=env_id,
+            checkpoint=run / CHECKPOINTS / f"{algo}.pt",
+        )
+    except DatasetError as exc:  # the episodes cannot be ranked: name the file
+        raise DatasetError(f"{demos_path}: {exc}") from None
+    save_sb3(result.model, run / SB3_POLICY)
+    if result.best.state is not None:  # the best in-training evaluation's weights
+        final = {k: v.detach().clone() for k, v in result.model.policy.state_dict().items()}
+        result.model.policy.load_state_dict(result.best.state)
+        save_sb3(result.model, run / BEST_SB3_POLICY)
+        result.model.policy.load_state_dict(final)
+    facts = result.facts
+    ranked = RANKED[algo].format(ranked_by=RANKED_BY[facts.get("ranked_by", "return")])
+    meaning = (
+        f"{algo}: a reward of the {'state' if cfg.reward.state_only else 'state and action'}"
+        f" fitted by Bradley-Terry to snippets of {ranked}; "
+        f"{PAID[facts['reward_transform']]}"
+    )
+    save_reward(result.reward, run, meaning=meaning, algo=algo)
+    training: dict[str, Any] = {"env_steps": result.env_steps, **best_metrics(result.best)}
+    returns = np.array([t.episode_return for t in data.trajectories])
+    if np.all(np.isfinite(returns)):  # the bar a better-than-demonstrator learner clears
+        training.update(
+            demo_return_best=float(returns.max()), demo_return_mean=float(returns.mean())
+        )
+    training.update(facts)
+    return evaluate_against_expert(run, eval_episodes, result.train_seconds, training=training)
