@@ -145,3 +145,15 @@ def test_expert_train_cli_refuses_a_leftover_checkpoint_without_resume(tmp_path,
 def test_fixed_horizon_ids_are_gymnasium_ids() -> None:
     for env_id in FIXED_HORIZON_ENVS:
         assert env_id in gym.registry
+
+
+def test_sac_recipes_checkpoint_their_replay_buffer_and_resume_with_it(tmp_path) -> None:
+    ckpt = tmp_path / "ckpt"
+    recipe = RECIPES["sac-hopper"]
+    assert recipe_for("Walker2d-v5", "sac") is RECIPES["sac-walker2d"]
+    small = {"checkpoint_dir": ckpt, "checkpoint_every": 100, "learning_starts": 50,
+             "batch_size": 32}  # fmt: skip
+    first = train_sb3("Hopper-v5", steps=100, seed=0, device="cpu", recipe=recipe, **small)
+    assert (ckpt / "replay_buffer.pkl").is_file() and first.replay_buffer.size() == 100
+    resumed = train_sb3("Hopper-v5", steps=150, seed=0, device="cpu", recipe=recipe, **small)
+    assert resumed.num_timesteps == 150 and resumed.replay_buffer.size() == 150

@@ -135,7 +135,8 @@ def expert_train_cmd(
         "auto",
         help="Published settings: auto (the recipe for --algo on this env if there is one, "
         "e.g. ppo-hopper), none (protege's defaults), or a recipe name: "
-        "ppo-hopper | ppo-halfcheetah | ppo-walker2d | ppo-swimmer | ppo-ant.",
+        "ppo-hopper | ppo-halfcheetah | ppo-walker2d | ppo-swimmer | ppo-ant, and sac-* "
+        "for the same envs (--algo sac).",
     ),
     seed: int = typer.Option(0),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
