@@ -8,10 +8,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 # One torch thread per test process: protege's networks are small, and pytest-xdist already
 # runs one process per core (on a busy 2-core machine torch's default made the suite 10x slower).
 torch.set_num_threads(1)
+threadpool_limits(limits=1)  # NumPy/SciPy's BLAS too, as `protege --threads 1` does
 
 
 class CueEnv(gym.Env):

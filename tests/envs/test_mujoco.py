@@ -41,7 +41,7 @@ def test_fixed_horizon_envs_run_1000_steps_and_show_the_position(env_id: str) ->
 def test_recipes_are_found_by_env_and_algo() -> None:
     assert recipe_for("Hopper-v5", "ppo") is RECIPES["ppo-hopper"]
     assert recipe_for("protege/HalfCheetahFixedHorizon-v5", "ppo") is RECIPES["ppo-halfcheetah"]
-    assert recipe_for("Hopper-v5", "sac") is None
+    assert recipe_for("Hopper-v5", "sac") is RECIPES["sac-hopper"]
     assert recipe_for("CartPole-v1", "ppo") is None
     with pytest.raises(ConfigError, match="ppo-hopper"):
         get_recipe("ppo-hoper")

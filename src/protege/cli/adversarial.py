@@ -18,15 +18,18 @@ from protege.callbacks import Callback
 from protege.cli.app import (
     EVAL_EPISODES_OPTION,
     EXPERT_OPTION,
+    MLFLOW_OPTION,
     OVERWRITE_OPTION,
     RESUME_OPTION,
     SET_OPTION,
     TENSORBOARD_OPTION,
     THREADS_OPTION,
+    WANDB_OPTION,
     AlgorithmCommand,
     console,
     metrics_table,
     note_rounding,
+    tracked,
     train_app,
     use_threads,
 )
@@ -89,6 +92,8 @@ def _command(name: str) -> Callable[..., None]:
         overwrite: bool = OVERWRITE_OPTION,
         resume: bool = RESUME_OPTION,
         tensorboard: bool = TENSORBOARD_OPTION,
+        mlflow: bool = MLFLOW_OPTION,
+        wandb: bool = WANDB_OPTION,
         threads: int = THREADS_OPTION,
     ) -> None:
         # here, not at the top: keeps torch and SB3 out of `protege --help`
@@ -106,10 +111,11 @@ def _command(name: str) -> Callable[..., None]:
         callbacks: list[Callback] = [StepProgress(f"{name} · {learner}")]
         if tensorboard:
             callbacks.append(TensorBoardLogger(out / "tensorboard"))
-        metrics = train_run(
-            name, env, out, cfg, demos=demos, expert=expert, eval_episodes=eval_episodes,
-            overwrite=overwrite, callbacks=callbacks, resume=resume,
-        )  # fmt: skip
+        with tracked(out, mlflow, wandb) as trackers:
+            metrics = train_run(
+                name, env, out, cfg, demos=demos, expert=expert, eval_episodes=eval_episodes,
+                overwrite=overwrite, callbacks=callbacks + trackers, resume=resume,
+            )  # fmt: skip
         console.print(metrics_table(metrics, f"{name} ({learner}) on {env} vs the expert"))
         corr = metrics.get("reward_correlation")
         console.print(

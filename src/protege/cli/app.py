@@ -9,6 +9,8 @@ cycle, and nothing here imports torch, so `protege --help` stays fast.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,19 @@ from protege.config import settings_help
 
 TENSORBOARD_HELP = "Also log every metric for TensorBoard, to RUN_DIR/tensorboard."
 """The --tensorboard flag's help, the same on every trainer."""
+MLFLOW_HELP = (
+    "Also log the run to MLflow: settings, every metric per iteration, metrics.json and the "
+    "run's files. To MLFLOW_TRACKING_URI (a server, sqlite:///FILE, a directory) if set, else "
+    "./mlruns; experiment MLFLOW_EXPERIMENT_NAME or 'protege'. Needs pip install "
+    "'protege\\[mlflow]'."  # the backslash: [mlflow] is not Rich markup
+)
+"""The --mlflow flag's help, the same on every trainer."""
+WANDB_HELP = (
+    "Also log the run to Weights & Biases, as --mlflow does; project WANDB_PROJECT or "
+    "'protege'. Offline (in RUN_DIR/wandb; `wandb sync` uploads it) unless WANDB_MODE says "
+    "otherwise or an API key is set (wandb login). Needs pip install 'protege\\[wandb]'."
+)
+"""The --wandb flag's help, the same on every trainer."""
 THREADS_HELP = (
     "Torch threads for this process (recorded in config.json). 1 is fastest for protege's "
     "small networks, most of all on a busy machine; bit-identical results need the same count."
@@ -41,6 +56,8 @@ RESUME_OPTION: Any = typer.Option(
     False, "--resume", help="Continue an interrupted run from its checkpoint."
 )
 TENSORBOARD_OPTION: Any = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP)
+MLFLOW_OPTION: Any = typer.Option(False, "--mlflow", help=MLFLOW_HELP)
+WANDB_OPTION: Any = typer.Option(False, "--wandb", help=WANDB_HELP)
 THREADS_OPTION: Any = typer.Option(1, min=1, help=THREADS_HELP)
 
 app = typer.Typer(
@@ -99,16 +116,21 @@ class AlgorithmCommand(TyperCommand):
 
 
 def use_threads(threads: int) -> None:
-    """Give torch `threads` intra-op threads in this process, before anything trains.
+    """Give torch, and the BLAS under NumPy and SciPy, `threads` threads in this process,
+    before anything trains.
 
     Torch's default (one per core) makes small networks slower, and much slower on a shared
     machine: BC on CartPole took 28.4 s instead of 3.0 s, GAIL for 8k steps 126 s instead of
-    6.3 s, on a loaded 2-core machine. torch is imported here, not at the top, so that
-    `protege --help` does not load it."""
+    6.3 s, on a loaded 2-core machine. OpenBLAS threads a dot product of 32,768 elements or
+    more; on that machine SciPy's GMRES on a 200x200 gridworld's policy system took 7.4 s
+    with its default threads and 0.17 s with one (threadpoolctl limits them at run time).
+    torch is imported here, not at the top, so that `protege --help` does not load it."""
     # here, not at the top: keeps torch and SB3 out of `protege --help`
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)  # for the process, not a `with` block
 
 
 def note_rounding(steps: int, taken: int) -> None:
@@ -130,6 +152,36 @@ def trainer_callbacks(name: str, show: str, out: Path, tensorboard: bool = False
     if tensorboard:
         callbacks.append(TensorBoardLogger(Path(out) / "tensorboard"))
     return callbacks
+
+
+@contextmanager
+def tracked(out: Path, mlflow: bool = False, wandb: bool = False) -> Iterator[list[Callback]]:
+    """The experiment trackers asked for (--mlflow, --wandb), as callbacks for the trainer:
+
+        with tracked(out, mlflow, wandb) as trackers:
+            metrics = train_run(..., callbacks=callbacks + trackers)
+
+    Each opens its run when training starts; on leaving, it logs metrics.json and the run's
+    files and closes the run (as failed when the block raised), and its line is printed."""
+    # here, not at the top: keeps MLflow and W&B out of a command that does not ask for them
+    from protege.callbacks import MLflowLogger, RunTracker, WandbLogger
+
+    trackers: list[RunTracker] = []
+    if mlflow:
+        trackers.append(MLflowLogger(out))
+    if wandb:
+        trackers.append(WandbLogger(out))
+    try:
+        yield list(trackers)
+    except BaseException:
+        for tracker in trackers:
+            with suppress(Exception):  # the command's own error is the one to report
+                tracker.finish(failed=True)
+        raise
+    for tracker in trackers:
+        line = tracker.finish()
+        if line:
+            console.print(f"logged: {line}")
 
 
 def episode_progress(description: str, total: int) -> Progress:

@@ -18,14 +18,17 @@ import typer
 from protege.cli.app import (
     EVAL_EPISODES_OPTION,
     EXPERT_OPTION,
+    MLFLOW_OPTION,
     OVERWRITE_OPTION,
     RESUME_OPTION,
     SET_OPTION,
     TENSORBOARD_OPTION,
     THREADS_OPTION,
+    WANDB_OPTION,
     AlgorithmCommand,
     console,
     metrics_table,
+    tracked,
     train_app,
     trainer_callbacks,
     use_threads,
@@ -53,6 +56,8 @@ def _command(name: str) -> Callable[..., None]:
         overwrite: bool = OVERWRITE_OPTION,
         resume: bool = RESUME_OPTION,
         tensorboard: bool = TENSORBOARD_OPTION,
+        mlflow: bool = MLFLOW_OPTION,
+        wandb: bool = WANDB_OPTION,
         threads: int = THREADS_OPTION,
     ) -> None:
         # here, not at the top: keeps torch and SB3 out of `protege --help`
@@ -60,11 +65,12 @@ def _command(name: str) -> Callable[..., None]:
 
         use_threads(threads)
         cfg = build_config(name, set_, offline=offline, steps=steps, seed=seed)
-        metrics = train_run(
-            name, env, out, cfg, demos=demos, expert=expert, eval_episodes=eval_episodes,
-            overwrite=overwrite, callbacks=trainer_callbacks(name, "return_mean", out, tensorboard),
-            resume=resume,
-        )  # fmt: skip
+        callbacks = trainer_callbacks(name, "return_mean", out, tensorboard)
+        with tracked(out, mlflow, wandb) as trackers:
+            metrics = train_run(
+                name, env, out, cfg, demos=demos, expert=expert, eval_episodes=eval_episodes,
+                overwrite=overwrite, callbacks=callbacks + trackers, resume=resume,
+            )  # fmt: skip
         mode = "offline" if offline else "online"
         console.print(metrics_table(metrics, f"{name} ({mode}) on {env} vs the expert"))
         console.print(

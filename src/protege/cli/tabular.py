@@ -14,13 +14,16 @@ import typer
 
 from protege.cli.app import (
     EVAL_EPISODES_OPTION,
+    MLFLOW_OPTION,
     OVERWRITE_OPTION,
     SET_OPTION,
     TENSORBOARD_OPTION,
     THREADS_OPTION,
+    WANDB_OPTION,
     AlgorithmCommand,
     console,
     metrics_table,
+    tracked,
     train_app,
     trainer_callbacks,
     use_threads,
@@ -51,6 +54,8 @@ def _command(name: str) -> Callable[..., None]:
             "one solve and has none).",
         ),
         tensorboard: bool = TENSORBOARD_OPTION,
+        mlflow: bool = MLFLOW_OPTION,
+        wandb: bool = WANDB_OPTION,
         threads: int = THREADS_OPTION,
     ) -> None:
         # here, not at the top: keeps torch and SB3 out of `protege --help`
@@ -58,11 +63,12 @@ def _command(name: str) -> Callable[..., None]:
 
         use_threads(threads)
         cfg = build_config(name, set_, iterations=iterations, tol=tol, seed=seed)
-        metrics = train_run(
-            name, env, out, cfg, demos=demos, seed=seed, eval_episodes=eval_episodes,
-            overwrite=overwrite, resume=resume,
-            callbacks=trainer_callbacks(name, "occupancy_l1", out, tensorboard),
-        )  # fmt: skip
+        with tracked(out, mlflow, wandb) as trackers:
+            metrics = train_run(
+                name, env, out, cfg, demos=demos, seed=seed, eval_episodes=eval_episodes,
+                overwrite=overwrite, resume=resume,
+                callbacks=trainer_callbacks(name, "occupancy_l1", out, tensorboard) + trackers,
+            )  # fmt: skip
         console.print(metrics_table(metrics, f"{name} on {env} vs the optimal expert"))
         corr = metrics["reward_correlation"]
         console.print(

@@ -12,15 +12,18 @@ import typer
 from protege.cli.app import (
     EVAL_EPISODES_OPTION,
     EXPERT_OPTION,
+    MLFLOW_OPTION,
     OVERWRITE_OPTION,
     RESUME_OPTION,
     SET_OPTION,
     TENSORBOARD_OPTION,
     THREADS_OPTION,
+    WANDB_OPTION,
     AlgorithmCommand,
     console,
     metrics_table,
     rounds_table,
+    tracked,
     train_app,
     trainer_callbacks,
     use_threads,
@@ -78,6 +81,8 @@ def _bc_command(name: str) -> Callable[..., None]:
         overwrite: bool = OVERWRITE_OPTION,
         resume: bool = RESUME_OPTION,
         tensorboard: bool = TENSORBOARD_OPTION,
+        mlflow: bool = MLFLOW_OPTION,
+        wandb: bool = WANDB_OPTION,
         threads: int = THREADS_OPTION,
     ) -> None:
         # here, not at the top: keeps torch and SB3 out of `protege --help`
@@ -86,10 +91,11 @@ def _bc_command(name: str) -> Callable[..., None]:
         use_threads(threads)
         cfg = build_config(name, set_, seed=seed)
         callbacks = trainer_callbacks(name, "loss", out, tensorboard)
-        metrics = train_run(
-            name, env, out, cfg, demos=demos, expert=expert, eval_episodes=eval_episodes,
-            overwrite=overwrite, callbacks=callbacks, resume=resume,
-        )  # fmt: skip
+        with tracked(out, mlflow, wandb) as trackers:
+            metrics = train_run(
+                name, env, out, cfg, demos=demos, expert=expert, eval_episodes=eval_episodes,
+                overwrite=overwrite, callbacks=callbacks + trackers, resume=resume,
+            )  # fmt: skip
         title = "BC" if name == "bc" else name
         console.print(metrics_table(metrics, f"{title} on {env} vs the expert"))
         console.print(f"run written to {out}")
@@ -129,6 +135,8 @@ def train_dagger_cmd(
         None, "--keymap", help="--expert human: a JSON key map (see `protege record --help`)."
     ),
     tensorboard: bool = TENSORBOARD_OPTION,
+    mlflow: bool = MLFLOW_OPTION,
+    wandb: bool = WANDB_OPTION,
     threads: int = THREADS_OPTION,
 ) -> None:
     # here, not at the top: keeps torch and SB3 out of `protege --help`
@@ -137,10 +145,12 @@ def train_dagger_cmd(
     use_threads(threads)
     cfg = build_config("dagger", set_, rounds=rounds, labels_per_round=labels_per_round, seed=seed)
     callbacks = trainer_callbacks("dagger", "normalized_score", out, tensorboard)
-    metrics = train_run(
-        "dagger", env, out, cfg, expert=expert, eval_episodes=eval_episodes,
-        overwrite=overwrite, callbacks=callbacks, resume=resume, fps=fps, keymap=keymap,
-    )  # fmt: skip
+    with tracked(out, mlflow, wandb) as trackers:
+        metrics = train_run(
+            "dagger", env, out, cfg, expert=expert, eval_episodes=eval_episodes,
+            overwrite=overwrite, callbacks=callbacks + trackers, resume=resume, fps=fps,
+            keymap=keymap,
+        )  # fmt: skip
     console.print(rounds_table(metrics["rounds"], f"DAgger on {env}: score per round"))
     console.print(metrics_table(metrics, f"DAgger on {env} vs the expert"))
     console.print(f"run written to {out} (progress.png plots the rounds)")
