@@ -90,8 +90,11 @@ def collect_cmd(
     """Record an expert's demonstrations, optionally with noise injected into its actions."""
     # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.data.noise import parse_noise_schedule
+    from protege.envs import resolve_env
     from protege.jobs.common import builtin_expert, collect
 
+    if expert is None:
+        resolve_env(env)  # an unknown env is the clearer error
     expert = expert or builtin_expert(env)
     if expert is None:
         raise ExpertError(

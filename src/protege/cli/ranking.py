@@ -1,9 +1,11 @@
-"""`protege train t-rex|d-rex`: reward learning from ranked (or automatically ranked)
-demonstrations, then RL on the learned reward.
+"""`protege train t-rex|d-rex|preferences`: reward learning from ranked (or automatically
+ranked) demonstrations or from preferences between segments, then RL on the learned
+reward.
 
 protege collect Pendulum-v1 --episodes 4 --noise-schedule 0.6,0.8,1.0 --out mixed.npz
 protege train t-rex --env Pendulum-v1 --demos mixed.npz --out runs/t-rex --learner sac
 protege train d-rex --env CartPole-v1 --demos demos.npz --out runs/d-rex --steps 60000
+protege train preferences --env Pendulum-v1 --out runs/prefs --learner sac --steps 20000
 protege compare-rewards runs/t-rex runs/d-rex
 """
 
@@ -82,7 +84,11 @@ class RankingProgress(Callback):
 def _command(name: str) -> Callable[..., None]:
     def train_cmd(
         env: str = typer.Option(..., help="Gymnasium id the demonstrations were recorded on."),
-        demos: str = typer.Option(..., help="*.npz or Minari dataset dir recorded on ENV."),
+        demos: str | None = typer.Option(
+            ... if ALGORITHMS[name].needs_demos else None,
+            help="*.npz or Minari dataset dir recorded on ENV"
+            + ("." if ALGORITHMS[name].needs_demos else " (optional: its stored preferences)."),
+        ),
         out: Path = typer.Option(..., help="Run directory to create (or resume)."),
         learner: str = typer.Option(
             "ppo", help="ppo (on-policy) | sac (Box actions) | dqn (Discrete actions)."

@@ -1,5 +1,5 @@
-"""The jobs behind `protege train t-rex|d-rex`: reward learning from rankings into a run
-directory.
+"""The jobs behind `protege train t-rex|d-rex|preferences`: reward learning from rankings
+and preferences into a run directory.
 
 config.json      algo, env, demos and every setting
 policy.zip       the SB3 learner trained on the learned reward (loadable by SB3 alone)
@@ -12,8 +12,13 @@ progress.csv     one row per reward epoch (stage 0: Bradley–Terry loss and pai
 metrics.json     returns vs the expert and a random policy on the same seeds; the best and
                  mean demonstration returns (the bar to beat); the reward's held-out pair
                  accuracy and Kendall's τ of its episode returns with the ranking and the
-                 true returns; D-REX: the true return at each noise level
+                 true returns; D-REX: the true return at each noise level; preferences:
+                 the queries asked and Kendall's τ of the learned and true returns
+rounds/          preferences without --demos: round_000.npz, ... the episodes each round
+                 rolled out for its queries (the data the run learned from: `protege
+                 compare-rewards` and `protege eval` read them)
 checkpoints/     ALGO.pt: the fitted reward, then the learner every `CHECKPOINT_EVERY` rows
+                 (not for preferences, which does not resume)
 
 cfg = build_config("t-rex", learner="sac", steps=20_000)
 metrics = train_run("t-rex", "Pendulum-v1", "runs/t-rex", cfg, demos="ranked.npz")
@@ -28,14 +33,16 @@ from typing import Any
 import numpy as np
 
 from protege.algorithms.ranking import RankingConfig
+from protege.algorithms.ranking.preferences import PreferencesConfig, PreferencesResult
 from protege.algorithms.ranking.snippets import given_ranking
 from protege.callbacks import Callback, CSVLogger
-from protege.data import Demonstrations, Trajectory
+from protege.data import Demonstrations, Trajectory, save_trajectories
 from protege.envs import resolve_env
 from protege.errors import ConfigError, DatasetError
 from protege.jobs import catalog
 from protege.jobs.common import (
     CHECKPOINTS,
+    ROUNDS,
     best_metrics,
     configure,
     default_expert,
@@ -52,12 +59,15 @@ from protege.rundir import BEST_SB3_POLICY, PROGRESS, SB3_POLICY
 RANKED = {
     "t-rex": "the demonstrations ranked by {ranked_by}",
     "d-rex": "rollouts of BC on the demonstrations at increasing noise, ranked by noise",
+    "preferences": "the learner's rollouts, compared pairwise by {ranked_by}",
 }
 RANKED_BY = {
     "ranking": "the ranking stored with them",
     "noise": "their noise level (less is better)",
     "rating": "their rating",
     "return": "their return",
+    "synthetic": "a simulated labeller from the true reward",
+    "dataset": "the preferences stored with the dataset",
 }
 PAID = {
     "standardize": "standardised on the ranked episodes' steps (zero mean, unit spread)",
@@ -106,28 +116,35 @@ def train_run(
     callbacks: Sequence[Callback] = (),
     resume: bool = False,
 ) -> dict[str, Any]:
-    """T-REX or D-REX into a run directory, then the comparison with the expert.
+    """T-REX, D-REX or preferences into a run directory, then the comparison with the
+    expert.
 
-    The fitted reward and then the learner are checkpointed (checkpoints/ALGO.pt);
-    `resume` continues an interrupted run from there (from the start when there is none
-    yet). `seed` is unused: the pairs, reward nets, learner and envs are seeded by
-    `cfg.seed`.
+    The fitted reward and then the learner are checkpointed (checkpoints/ALGO.pt) where
+    the algorithm resumes; `resume` continues an interrupted run from there (from the
+    start when there is none yet). `demos` may be None where the catalog entry needs none
+    (preferences: its labeller reads the env's reward); a dataset's stored preferences are
+    then the labels. `seed` is unused: the pairs, reward nets, learner and envs are seeded
+    by `cfg.seed`.
     """
     entry = catalog.get(algo)
     cls, train = entry.config_class(), entry.train_fn()
     if not isinstance(cfg, cls):
         raise ConfigError(f"{algo} needs a {cls.__name__}, got {type(cfg).__name__}")
-    if demos is None:
+    if demos is None and entry.needs_demos:
         raise ConfigError(f"{algo} learns from demonstrations; pass --demos PATH")
     demos_path = demos
     env = resolve_env(env_id)  # once: the spaces, the demos check and the learner use it
-    data = load_demos(demos_path, env)  # first: a missing or mismatched file fails here
+    # first: a missing or mismatched file fails here
+    data = load_demos(demos_path, env) if demos_path is not None else None
     try:
         check_learner(cfg.learner, env.spaces.action, env_id)
     except ConfigError as exc:
         fits = "sac or ppo" if cfg.learner == "dqn" else "dqn or ppo"
         raise ConfigError(f"--learner {cfg.learner}: {exc}; use --learner {fits}") from None
-    episodes = ranked_episodes(data, getattr(cfg, "rank_by", None))
+    episodes = ranked_episodes(data, getattr(cfg, "rank_by", None)) if data is not None else []
+    extra: dict[str, Any] = {}
+    if isinstance(cfg, PreferencesConfig) and data is not None:
+        extra["preferences"] = data.preferences  # stored labels: no labeller needed
     expert = expert if expert is not None else default_expert(env_id)
     config = run_config(
         algo, env_id, cfg, demos=demos_path, expert=expert, eval_episodes=eval_episodes
@@ -141,10 +158,14 @@ def train_run(
             cfg,
             logged,
             env=env_id,
-            checkpoint=run / CHECKPOINTS / f"{algo}.pt",
+            checkpoint=run / CHECKPOINTS / f"{algo}.pt" if entry.resumable else None,
+            **extra,
         )
     except DatasetError as exc:  # the episodes cannot be ranked: name the file
         raise DatasetError(f"{demos_path}: {exc}") from None
+    if isinstance(result, PreferencesResult) and data is None:
+        for i, episodes in enumerate(result.rounds):  # the data it learned from, kept
+            save_trajectories(run / ROUNDS / f"round_{i:03d}.npz", episodes, env_id)
     save_sb3(result.model, run / SB3_POLICY)
     if result.best.state is not None:  # the best in-training evaluation's weights
         final = {k: v.detach().clone() for k, v in result.model.policy.state_dict().items()}
@@ -160,7 +181,7 @@ def train_run(
     )
     save_reward(result.reward, run, meaning=meaning, algo=algo)
     training: dict[str, Any] = {"env_steps": result.env_steps, **best_metrics(result.best)}
-    returns = np.array([t.episode_return for t in data.trajectories])
+    returns = np.array([t.episode_return for t in data.trajectories] if data else [np.nan])
     if np.all(np.isfinite(returns)):  # the bar a better-than-demonstrator learner clears
         training.update(
             demo_return_best=float(returns.max()), demo_return_mean=float(returns.mean())
