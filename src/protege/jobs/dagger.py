@@ -79,6 +79,8 @@ def train_run(
     fps: the person's frame-rate limit (default: the env's); keymap: a JSON key map file
     (default: the env's built-in one); on_frame: scripted input, tests.
     """
+    if expert is None:
+        resolve_env(env_id)  # an unknown env or unsupported spaces is the clearer error
     expert = expert if expert is not None else default_expert(env_id)
     if expert is None:
         raise ConfigError(
