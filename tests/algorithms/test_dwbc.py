@@ -104,7 +104,7 @@ def test_dwbc_finds_the_expert_in_the_unlabelled_data_where_bc_copies_the_noise(
     for seed in SEEDS:
         result = train_dwbc(expert, spaces, DWBCConfig(seed=seed), unlabelled=unlabelled)
         dwbc.append(evaluate_returns(ENV, result.policy, 10).mean)
-        plain = train_bc(everything, spaces, BCConfig(seed=seed))
+        plain = train_bc(everything, spaces, BCConfig(epochs=100, patience=20, seed=seed))
         bc.append(evaluate_returns(ENV, plain.policy, 10).mean)
         with torch.no_grad():  # the discriminator's verdict on each unlabelled step
             obs = obs_to_tensor(unlabelled.obs, spaces.observation)

@@ -230,17 +230,17 @@ def test_compare_rewards_of_two_runs_and_the_true_reward(
 @pytest.mark.slow
 def test_mce_killed_mid_run_resumes_and_finishes(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     demos, out = tmp_path / "g.npz", tmp_path / "run"
-    assert run("collect", "gridworld:30", "--expert", "optimal", "--episodes", "20",
+    assert run("collect", "gridworld:12", "--expert", "optimal", "--episodes", "20",
                "--out", str(demos)) == 0  # fmt: skip
-    args = ["train", "mce", "--env", "gridworld:30", "--demos", str(demos), "--out", str(out),
-            "--iterations", "1500", "--tol", "0", "--eval-episodes", "3"]  # fmt: skip
+    args = ["train", "mce", "--env", "gridworld:12", "--demos", str(demos), "--out", str(out),
+            "--iterations", "1000", "--tol", "0", "--eval-episodes", "3"]  # fmt: skip
     kill_when(args, (out / "checkpoints" / "irl.pt").is_file)
     assert not (out / "metrics.json").exists()
     assert run(*args, "--resume") == 0
     with (out / "progress.csv").open() as f:
         iterations = [int(float(row["iteration"])) for row in csv.DictReader(f)]
-    assert iterations == list(range(1500))
-    assert json.loads((out / "metrics.json").read_text())["iterations"] == 1500
+    assert iterations == list(range(1000))
+    assert json.loads((out / "metrics.json").read_text())["iterations"] == 1000
 
 
 @pytest.mark.slow

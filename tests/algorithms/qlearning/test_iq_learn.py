@@ -56,7 +56,9 @@ def test_online_cartpole_from_1_episode_reaches_475_within_10k_env_steps() -> No
 @pytest.mark.slow
 def test_online_pendulum_from_20_episodes_reaches_90_percent_of_expert() -> None:
     expert, demos = expert_demos("Pendulum-v1", 20)
-    cfg = IQLearnConfig(steps=6000)
+    # measured (10 held-out episodes along the way): -799 after 2,500 env steps, -218 after
+    # 3,500, -169 after 4,500, -145 after 6,000 (the expert about -140, random -1,200)
+    cfg = IQLearnConfig(steps=4500)
     result = train_iq_learn(demos, env_spaces("Pendulum-v1"), cfg, env="Pendulum-v1")
     comparison = compare_with_expert("Pendulum-v1", result.policy, expert, episodes=20)
     assert comparison.normalized_score >= 0.9, comparison.metrics()
