@@ -35,10 +35,14 @@ import torch
 from minari.serialization import deserialize_space, serialize_space
 from stable_baselines3.common.preprocessing import preprocess_obs
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from protege.data.types import Obs
 from protege.envs import Spaces
 from protege.errors import ConfigError, RunDirError
+from protege.heads import gmm
+from protege.heads.acting import ActingState
+from protege.heads.diffusion import ddim_sample, denoiser, denoising_loss
 from protege.nets import TensorObs, encoder_dim, make_encoder, mlp, obs_to_tensor
 from protege.rundir import atomic_write
 
@@ -62,17 +66,58 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 """The trunk's activation by the name recorded in policy.pt."""
 
 
+HEADS = ("gaussian", "deterministic", "gmm", "diffusion")
+"""Box action heads: tanh-squashed Gaussian, deterministic tanh (MSE), mixture of Gaussians
+with means squashed into the bounds (`protege.heads.gmm`), diffusion over action chunks
+(`protege.heads.diffusion`)."""
+CONTINUOUS_ONLY = ("gmm", "diffusion")
+
+
 @dataclass(frozen=True)
 class PolicyArch:
-    """Network shape: MLP hidden sizes after the encoder, CNN feature width for images, the
-    trunk's activation. All of it is saved in policy.pt, so a file rebuilds its net alone;
-    files written before `activation` was recorded were ReLU, its default."""
+    """Network shape and how the policy acts. All of it is saved in policy.pt, so a file
+    rebuilds its net alone; a field a file does not record has its default, which is how
+    such files were built (ReLU, one observation, one action, no sampling).
+
+    hidden: MLP hidden sizes after the encoder (the denoiser's, for diffusion).
+    cnn_features: CNN feature width for image observations.
+    head: Box actions only, one of HEADS; Discrete actions always get a categorical head.
+    activation: the trunk's activation, a key of ACTIVATIONS.
+    normalize_obs: standardise Box observations (statistics in the weights).
+    history: observations the policy sees, the current one and the H-1 before it; each is
+        encoded alone and the features concatenated.
+    chunk: actions predicted per step (ACT's chunking), executed by temporal ensembling.
+    components: the gmm head's mixture components.
+    gmm_act: how the gmm head acts: "sample" (a component drawn by weight, its mean) or
+        "mode" (the heaviest component's mean).
+    diffusion_steps: the diffusion head's training noise steps (DDPM).
+    sample_steps: DDIM steps per action chunk when acting.
+    ema_decay: the diffusion head's weight average (its copy acts).
+    temporal_ensemble: ACT's m: weight exp(-m·i) of the i-th oldest prediction of a step.
+    seed: seeds the per-episode random streams of sampling heads, with the episode index.
+    """
 
     hidden: tuple[int, ...] = (256, 256)
     cnn_features: int = 256
-    head: str = "gaussian"  # Box actions only: "gaussian" (tanh-squashed) or "deterministic"
-    activation: str = "relu"  # a key of ACTIVATIONS
-    normalize_obs: bool = False  # standardise Box observations (statistics in the weights)
+    head: str = "gaussian"
+    activation: str = "relu"
+    normalize_obs: bool = False
+    history: int = 1
+    chunk: int = 1
+    components: int = 5
+    gmm_act: str = "mode"
+    diffusion_steps: int = 100
+    sample_steps: int = 10
+    ema_decay: float = 0.995
+    temporal_ensemble: float = 0.01
+    seed: int = 0
+
+    @property
+    def stateful(self) -> bool:
+        """Whether acting needs per-row memory or randomness (`heads.acting`): a window, a
+        chunk, or a sampling head. Otherwise the policy maps each observation alone."""
+        sampling = self.head == "diffusion" or (self.head == "gmm" and self.gmm_act == "sample")
+        return self.history > 1 or self.chunk > 1 or sampling
 
 
 @dataclass
@@ -84,8 +129,58 @@ class ActionDist:
     mode: torch.Tensor = field(default_factory=lambda: torch.empty(0))
 
 
+def _check_arch(arch: PolicyArch, action_space: gym.Space) -> None:
+    """Refuse an architecture protege cannot build, in one line naming the fix."""
+    if arch.head not in HEADS:
+        raise ConfigError(f"policy head '{arch.head}' unknown; use one of {', '.join(HEADS)}")
+    if arch.head in CONTINUOUS_ONLY and isinstance(action_space, gym.spaces.Discrete):
+        raise ConfigError(
+            f"the {arch.head} head is for Box actions, and this env's are {action_space}; "
+            "use policy=mlp (a categorical head)"
+        )
+    if arch.activation not in ACTIVATIONS:
+        raise ConfigError(
+            f"policy activation '{arch.activation}' unknown; use one of " + ", ".join(ACTIVATIONS)
+        )
+    for name in ("history", "chunk", "components", "diffusion_steps", "sample_steps"):
+        if getattr(arch, name) < 1:
+            raise ConfigError(f"{name}={getattr(arch, name)}: must be at least 1 (PolicyArch)")
+    if arch.sample_steps > arch.diffusion_steps:
+        raise ConfigError(
+            f"sample_steps={arch.sample_steps} exceeds diffusion_steps={arch.diffusion_steps}; "
+            "sample in at most as many steps as the noise schedule has"
+        )
+    if arch.gmm_act not in ("sample", "mode"):
+        raise ConfigError(f"gmm_act must be 'sample' or 'mode', not {arch.gmm_act!r}")
+    if not 0.0 <= arch.ema_decay < 1.0 or arch.temporal_ensemble < 0.0:
+        raise ConfigError("ema_decay must lie in [0, 1) and temporal_ensemble be 0 or more")
+
+
+def _keep(pad: torch.Tensor | None, b: int, k: int, like: torch.Tensor) -> torch.Tensor:
+    """(B, K) float: 1 for a chunk step that counts, 0 for padding (all 1 without `pad`)."""
+    if pad is None:
+        return torch.ones(b, k, device=like.device)
+    return (~pad.view(b, k)).to(like.device, torch.float32)
+
+
+def _rows(obs: TensorObs) -> int:
+    """The batch size (`shape[0]`, not `len`, which `torch.export` fixes to its example's)."""
+    return (next(iter(obs.values())) if isinstance(obs, dict) else obs).shape[0]
+
+
 class ActorPolicy(nn.Module):
-    """obs -> action distribution; call it on NumPy batches to act (deterministically)."""
+    """obs -> action distribution; call it on NumPy batches to act.
+
+    With `arch.history` H > 1 the observations given to `features`, `dist`, `mode`,
+    `predict` and `diffusion_loss` are windows: (B·H, ...) frames, row b's H frames oldest
+    first (`heads.windows`). With `arch.chunk` K > 1 expert actions are chunks
+    (B, K, *act_shape) and `pad` (B, K) marks the steps past an episode's end.
+
+    Called on a NumPy batch it acts: for the Gaussian, deterministic and categorical heads
+    on one observation, the mode, each row alone, as always; with a window, chunks or a
+    sampling head (`arch.stateful`), through per-row memory (`heads.acting`) that
+    `start_episode(slot, episode)` and `reset()` control.
+    """
 
     low: torch.Tensor
     high: torch.Tensor
@@ -95,30 +190,57 @@ class ActorPolicy(nn.Module):
         self.spaces, self.arch = spaces, arch
         act = spaces.action
         self.encoder = make_encoder(spaces.observation, arch.cnn_features, arch.normalize_obs)
+        self.discrete = isinstance(act, gym.spaces.Discrete)
         if isinstance(act, gym.spaces.Discrete):
-            out = int(act.n)
+            per_step = int(act.n)
         elif isinstance(act, gym.spaces.Box):
             if not (np.all(np.isfinite(act.low)) and np.all(np.isfinite(act.high))):
                 raise ConfigError("Box action spaces must be bounded to be kept in bounds")
             self.act_dim = int(np.prod(act.shape))
-            out = self.act_dim * (2 if arch.head == "gaussian" else 1)
+            per_step = self.act_dim * (2 if arch.head == "gaussian" else 1)
             self.register_buffer("low", torch.as_tensor(act.low, dtype=torch.float32).flatten())
             self.register_buffer("high", torch.as_tensor(act.high, dtype=torch.float32).flatten())
         else:
             raise ConfigError(f"action space {act} is not supported (Discrete or bounded Box)")
-        if arch.head not in ("gaussian", "deterministic"):
-            raise ConfigError(f"policy head '{arch.head}' unknown; use gaussian or deterministic")
-        if arch.activation not in ACTIVATIONS:
-            raise ConfigError(
-                f"policy activation '{arch.activation}' unknown; use one of "
-                + ", ".join(ACTIVATIONS)
-            )
-        self.trunk = mlp(encoder_dim(self.encoder), arch.hidden, out, ACTIVATIONS[arch.activation])
-        self.discrete = isinstance(act, gym.spaces.Discrete)
+        _check_arch(arch, act)
+        activation = ACTIVATIONS[arch.activation]
+        cond = encoder_dim(self.encoder) * arch.history
+        self.sampler: tuple[str, int] | None = None  # the random numbers acting draws per row
+        if arch.head == "gmm" and not self.discrete:
+            out = gmm.n_outputs(arch.components, arch.chunk * self.act_dim)
+            self.trunk = mlp(cond, arch.hidden, out, activation)
+            self.sampler = ("uniform", 1) if arch.gmm_act == "sample" else None
+        elif arch.head == "diffusion" and not self.discrete:
+            self.trunk = denoiser(cond, arch.chunk * self.act_dim, arch.hidden, activation)
+            self.ema = AveragedModel(
+                self._net(), multi_avg_fn=get_ema_multi_avg_fn(arch.ema_decay), use_buffers=True
+            ).requires_grad_(False)
+            self.sampler = ("normal", arch.chunk * self.act_dim)
+        else:
+            self.trunk = mlp(cond, arch.hidden, per_step * arch.chunk, activation)
+        self._acting = (
+            ActingState(arch.history, arch.chunk, arch.temporal_ensemble, arch.seed, self.sampler)
+            if arch.stateful
+            else None
+        )
 
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def _net(self) -> nn.ModuleDict:
+        """The trained networks as one module: what the diffusion head's EMA averages."""
+        return nn.ModuleDict({"encoder": self.encoder, "trunk": self.trunk})
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """The parameters an optimiser updates (not the EMA copy, which follows them)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def update_ema(self) -> None:
+        """Move the diffusion head's EMA towards the current weights (after each update;
+        the first call copies them); a no-op for the other heads."""
+        if self.arch.head == "diffusion" and not self.discrete:
+            self.ema.update_parameters(self._net())
 
     # -- maths -------------------------------------------------------------------------
     def to_unit(self, acts: torch.Tensor) -> torch.Tensor:
@@ -129,9 +251,40 @@ class ActorPolicy(nn.Module):
         """[-1, 1] -> the env's Box action units (the inverse of `to_unit`)."""
         return self.low + (u + 1.0) * 0.5 * (self.high - self.low)
 
-    def dist(self, obs: TensorObs, acts: torch.Tensor | None = None) -> ActionDist:
-        """The action distribution on `obs`; with `acts`, also their log-likelihood."""
-        out = self.trunk(self.encoder(obs))
+    def features(self, obs: TensorObs, encoder: nn.Module | None = None) -> torch.Tensor:
+        """Encoded observations, (B, H·F): each of a window's H frames (B·H rows) encoded
+        alone, the features of a row's frames concatenated, oldest first."""
+        x = (encoder if encoder is not None else self.encoder)(obs)
+        h = self.arch.history
+        return x if h == 1 else x.reshape(-1, h * x.shape[-1])
+
+    def dist(
+        self, obs: TensorObs, acts: torch.Tensor | None = None, pad: torch.Tensor | None = None
+    ) -> ActionDist:
+        """The action distribution on `obs`; with `acts`, also their log-likelihood.
+
+        With chunks, `log_prob` (B,) sums the steps' log-likelihoods but those in `pad`,
+        divided by K; `entropy` (B,) is the steps' mean; `mode` is (B, K, ...). The gmm
+        head has no `entropy`; the diffusion head no distribution (`diffusion_loss`)."""
+        if self.arch.head == "diffusion" and not self.discrete:
+            raise ValueError("the diffusion head has no likelihood; train it by diffusion_loss")
+        out = self.trunk(self.features(obs))
+        b, k = len(out), self.arch.chunk
+        if self.arch.head == "gmm" and not self.discrete:
+            return self._gmm_dist(out, acts, pad)
+        if k == 1:
+            return self._step_dist(out, acts)
+        steps = None if acts is None else acts.reshape(b * k, *acts.shape[2:])
+        d = self._step_dist(out.reshape(b * k, -1), steps)
+        keep = _keep(pad, b, k, out)
+        return ActionDist(
+            log_prob=None if d.log_prob is None else (d.log_prob.view(b, k) * keep).sum(1) / k,
+            entropy=None if d.entropy is None else d.entropy.view(b, k).mean(1),
+            mode=d.mode.reshape(b, k, *d.mode.shape[1:]),
+        )
+
+    def _step_dist(self, out: torch.Tensor, acts: torch.Tensor | None) -> ActionDist:
+        """The Gaussian, deterministic or categorical head on one step's outputs (B, ...)."""
         if self.discrete:
             logp_all = torch.log_softmax(out, dim=-1)
             d = ActionDist(mode=out.argmax(dim=-1))
@@ -153,10 +306,75 @@ class ActorPolicy(nn.Module):
             d.log_prob = (normal.log_prob(pre) - torch.log(1 - u.pow(2) + LOG_EPS)).sum(-1)
         return d
 
+    def _gmm_dist(
+        self, out: torch.Tensor, acts: torch.Tensor | None, pad: torch.Tensor | None
+    ) -> ActionDist:
+        """The mixture's heaviest component as the mode and, with `acts`, the chunk's
+        log-likelihood (padding marginalised out) divided by K."""
+        b, k, a = len(out), self.arch.chunk, self.act_dim
+        logits, mean, std = gmm.split(out, self.arch.components, k * a)
+        heaviest = self.from_unit(gmm.pick(logits, mean, None).view(b, k, a))
+        d = ActionDist(mode=heaviest[:, 0] if k == 1 else heaviest)
+        if acts is not None:
+            u = self.to_unit(acts.reshape(b, k, a)).clamp(-1.0, 1.0)
+            keep = _keep(pad, b, k, out).unsqueeze(-1).expand(b, k, a).reshape(b, k * a)
+            d.log_prob = gmm.log_prob(logits, mean, std, u.reshape(b, k * a), keep) / k
+        return d
+
+    def diffusion_loss(
+        self,
+        obs: TensorObs,
+        acts: torch.Tensor,
+        pad: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """The diffusion head's DDPM loss per sample, (B,): the squared error of its noise
+        prediction on the expert chunk in [-1, 1], summed over action numbers, averaged
+        over the K steps with those in `pad` counted 0. Noise and steps come from
+        `generator` (CPU)."""
+        b, k, a = len(acts), self.arch.chunk, self.act_dim
+        x0 = self.to_unit(acts.reshape(b, k, a)).clamp(-1.0, 1.0).reshape(b, k * a)
+        cond = self.features(obs)
+        err = denoising_loss(self.trunk, x0, cond, self.arch.diffusion_steps, generator)
+        return (err.view(b, k, a).sum(-1) * _keep(pad, b, k, x0)).sum(1) / k
+
+    def predict(self, obs: TensorObs, draws: torch.Tensor | None = None) -> torch.Tensor:
+        """Each row's chunk of next actions, (B, K, D): in [-1, 1] for Box (D = A), the
+        probabilities of each action for Discrete (D = n).
+
+        draws: per-row random numbers (B, n) from `heads.acting`: the gmm head's uniform
+            for drawing a component, the diffusion head's initial noise (B, K·A); None
+            takes the heaviest component, or starts the diffusion from zero noise.
+        """
+        b, k = _rows(obs) // self.arch.history, self.arch.chunk
+        if self.arch.head == "diffusion" and not self.discrete:
+            net = self.ema.module  # the averaged weights act
+            assert isinstance(net, nn.ModuleDict)
+            noise = draws if draws is not None else torch.zeros(b, k * self.act_dim)
+            cond = self.features(obs, net["encoder"])
+            steps, sample_steps = self.arch.diffusion_steps, self.arch.sample_steps
+            x = ddim_sample(net["trunk"], cond, noise.to(cond.device), steps, sample_steps)
+            return x.view(b, k, self.act_dim)
+        out = self.trunk(self.features(obs))
+        if self.discrete:
+            return torch.softmax(out.view(b, k, -1), dim=-1)
+        if self.arch.head == "gmm":
+            logits, mean, _ = gmm.split(out, self.arch.components, k * self.act_dim)
+            uniform = None if draws is None or self.sampler is None else draws[:, 0]
+            return gmm.pick(logits, mean, uniform).view(b, k, self.act_dim)
+        steps = out.view(b, k, -1)
+        mu = steps if self.arch.head == "deterministic" else steps[..., : self.act_dim]
+        return torch.tanh(mu)
+
     def mode(self, obs: TensorObs) -> torch.Tensor:
         """The deterministic action on preprocessed `obs`: `dist(obs).mode` without the rest
-        (the argmax for Discrete; the squashed mean, or the MSE head, mapped to the bounds)."""
-        out = self.trunk(self.encoder(obs))
+        (the argmax for Discrete; the squashed mean, or the MSE head, mapped to the bounds).
+        With chunks, each row's first action; gmm: the heaviest component's mean;
+        diffusion: the chunk denoised from zero noise."""
+        if self.arch.chunk > 1 or self.arch.head in CONTINUOUS_ONLY:
+            first = self.predict(obs)[:, 0]
+            return first.argmax(dim=-1) if self.discrete else self.from_unit(first)
+        out = self.trunk(self.features(obs))
         if self.discrete:
             return out.argmax(dim=-1)
         mu = out if self.arch.head == "deterministic" else out.chunk(2, dim=-1)[0]
@@ -165,13 +383,33 @@ class ActorPolicy(nn.Module):
     # -- acting ------------------------------------------------------------------------
     @torch.no_grad()
     def __call__(self, obs: Obs) -> np.ndarray:
-        """Deterministic (mode) actions for a NumPy batch, shaped for the action space."""
-        mode = self.mode(obs_to_tensor(obs, self.spaces.observation, self.device))
+        """Actions for a NumPy batch, shaped for the action space: the mode of each row
+        alone, or (`arch.stateful`) the temporal ensemble of the row's chunk predictions
+        from its window, sampled from its episode's stream (`heads.acting`)."""
+        x = obs_to_tensor(obs, self.spaces.observation, self.device)
+        if self._acting is None:
+            mode = self.mode(x)
+        else:
+            pred = self._acting.act(x, self.predict)
+            mode = pred.argmax(dim=-1) if self.discrete else self.from_unit(pred)
         acts = mode.cpu().numpy()
         if self.discrete:
             return acts.astype(np.int64)
         space = self.spaces.action
         return acts.reshape(len(acts), *space.shape).astype(space.dtype)  # type: ignore[misc]
+
+    def start_episode(self, slot: int, episode: int) -> None:
+        """Row `slot` of the coming batches is episode `episode` from its first step
+        (`protege.data.rollout` calls it): its window and pending chunk predictions
+        restart and its random stream is seeded from (arch.seed, episode). A no-op for a
+        policy that maps each observation alone."""
+        if self._acting is not None:
+            self._acting.start_episode(slot, episode)
+
+    def reset(self) -> None:
+        """Forget every row's window, chunk predictions and random stream."""
+        if self._acting is not None:
+            self._acting.reset()
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -216,7 +454,18 @@ class ActorPolicy(nn.Module):
     # -- standalone export ---------------------------------------------------------------
     def export_program(self) -> torch.export.ExportedProgram:
         """The deterministic policy (`ActingModule`) as a CPU `torch.export` program whose
-        batch axis is dynamic. A copy is exported: this policy is left where and as it is."""
+        batch axis is dynamic. A copy is exported: this policy is left where and as it is.
+
+        Only a policy that acts on each observation alone, deterministically, has such a
+        program: one with a window, chunks or a sampling head (`arch.stateful`) is refused
+        (a ConfigError naming policy.pt, which acts with torch and protege.policies)."""
+        if self.arch.stateful:
+            a = self.arch
+            raise ConfigError(
+                f"this policy (head {a.head}, history {a.history}, chunk {a.chunk}, gmm_act "
+                f"{a.gmm_act}) remembers or samples between steps, which policy.pt2/ONNX "
+                "cannot hold; act from policy.pt with protege.policies.ActorPolicy.load"
+            )
         clone = ActorPolicy(self.spaces, self.arch)
         clone.load_state_dict({k: v.detach().cpu() for k, v in self.state_dict().items()})
         clone.requires_grad_(False).eval()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -23,6 +24,7 @@ from protege.config import check_fields
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces
 from protege.errors import ConfigError
+from protege.heads.windows import chunk_rows, episode_starts, window_rows
 from protege.nets import (
     TensorObs,
     fit_normalizers,
@@ -32,6 +34,16 @@ from protege.nets import (
     resolve_device,
 )
 from protege.policies import ActorPolicy, PolicyArch
+
+POLICIES = ("mlp", "gmm", "diffusion")
+DIFFUSION_MIN_UPDATES = 15_000
+"""The fewest minibatch updates a diffusion head is trained for (`min_updates` is raised
+to it): on Pendulum-v1 from 20 episodes, BC's default 300 epochs (~4k updates) left it at
+0.46 normalised, 1,000 epochs (~14k) at 0.96 (fit seeds 0-2)."""
+HEAD_SETTINGS = ("policy", "history", "chunk", "components", "gmm_act", "diffusion_steps",
+                 "sample_steps", "ema_decay", "temporal_ensemble")  # fmt: skip
+"""BCConfig's settings of the policy itself; `protege train dagger --set policy=gmm` passes
+them on to DAgger's inner BC (`bc.policy=gmm`)."""
 
 
 @dataclass(frozen=True)
@@ -46,23 +58,48 @@ class BCConfig:
 
     epochs: passes over the training split (upper bound when early stopping).
     min_updates: at least this many minibatch updates: on a small dataset (DAgger's early
-        rounds) `epochs` is raised until they are reached, so the fit is not cut short.
+        rounds) `epochs` is raised until they are reached, and early stopping waits for
+        them, so the fit is not cut short (policy=diffusion: at least
+        DIFFUSION_MIN_UPDATES, 15,000).
     batch_size: minibatch size.
     lr: Adam learning rate.
     weight_decay: AdamW decoupled weight decay.
     ent_weight: weight of the entropy bonus subtracted from the loss (0 disables it).
     val_fraction: share of samples held out for early stopping; 0 disables it.
     patience: epochs without a better validation loss before stopping.
-    continuous_loss: Box actions only: "mse" (a deterministic tanh head, fastest for the
-        deterministic experts protege ships) or "gaussian" (tanh-squashed likelihood, for
-        stochastic experts such as people).
+    continuous_loss: Box actions and policy=mlp only: "mse" (a deterministic tanh head,
+        fastest for the deterministic experts protege ships) or "gaussian" (tanh-squashed
+        likelihood, for stochastic experts such as people).
     hidden: MLP hidden sizes after the observation encoder.
     normalize_obs: standardise Box observations by the demonstrations' mean and standard
         deviation, kept in the policy's weights: "on" (the default: it helped on every task
         measured, see above), "off", or "auto" (on for MuJoCo envs only, as the adversarial
         and Q-learning families do).
-    seed: seeds weight init, the split and minibatch order.
+    seed: seeds weight init, the split and minibatch order, and the acting policy's
+        per-episode random streams (gmm sampling, diffusion noise).
     device: "auto" (CUDA when present), "cpu" or "cuda".
+    policy: the policy's head (docs/heads.md): "mlp" (one action per step: categorical for
+        Discrete actions, the `continuous_loss` head for Box), "gmm" (a mixture of
+        Gaussians with means squashed into the bounds, robomimic's BC-GMM, for
+        demonstrations with several modes) or "diffusion" (a denoising diffusion over
+        action chunks, Chi et al. 2023); gmm and diffusion need Box actions.
+    history: observations the policy sees: the current one and the history-1 before it,
+        each encoded and the features concatenated (at an episode's start the first
+        observation is repeated), for experts that act on what they saw earlier.
+    chunk: actions predicted per step (ACT's chunking, Zhao et al. 2023); targets past an
+        episode's end are left out of the loss, and the action executed is the temporal
+        ensemble of every prediction made for the step.
+    components: policy=gmm only: the mixture's components.
+    gmm_act: policy=gmm only: act with the mean of a component drawn by its weight
+        ("sample", seeded per episode) or of the heaviest one ("mode").
+    diffusion_steps: policy=diffusion only: noise steps of training (DDPM, squared
+        cosine schedule).
+    sample_steps: policy=diffusion only: DDIM steps per action chunk when acting (the
+        cost of an action).
+    ema_decay: policy=diffusion only: decay of the exponential moving average of the
+        weights, the copy that acts.
+    temporal_ensemble: chunk > 1 only: ACT's m, the i-th oldest prediction of a step
+        weighs exp(-m·i) (0: all alike).
     """
 
     epochs: int = 300
@@ -78,9 +115,39 @@ class BCConfig:
     normalize_obs: str = "on"
     seed: int = 0
     device: str = "auto"
+    policy: str = "mlp"
+    history: int = 1
+    chunk: int = 1
+    components: int = 5
+    gmm_act: str = "mode"
+    diffusion_steps: int = 100
+    sample_steps: int = 10
+    ema_decay: float = 0.995
+    temporal_ensemble: float = 0.01
 
     def __post_init__(self) -> None:
         check_fields(self)  # every setting's type and range, by what its name means
+        if self.policy not in POLICIES:
+            raise ConfigError(f"policy must be one of {', '.join(POLICIES)}, not {self.policy!r}")
+        for name in ("history", "chunk", "components", "diffusion_steps", "sample_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)}: must be at least 1 (BCConfig)")
+        if self.sample_steps > self.diffusion_steps:
+            raise ConfigError(
+                f"sample_steps={self.sample_steps} exceeds diffusion_steps="
+                f"{self.diffusion_steps}; sample in at most as many steps as training's noise has"
+            )
+        if self.gmm_act not in ("sample", "mode"):
+            raise ConfigError(f"gmm_act must be 'sample' or 'mode', not {self.gmm_act!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay={self.ema_decay}: must lie in [0, 1) (BCConfig)")
+        if self.temporal_ensemble < 0.0:
+            raise ConfigError(f"temporal_ensemble={self.temporal_ensemble}: must be 0 or more")
+        if self.ent_weight > 0 and self.policy != "mlp":
+            raise ConfigError(
+                f"ent_weight applies to policy=mlp; the {self.policy} head has no entropy "
+                "term: set ent_weight=0"
+            )
         if self.normalize_obs not in ("auto", "on", "off"):
             raise ConfigError(
                 f"normalize_obs must be 'auto', 'on' or 'off', not {self.normalize_obs!r}"
@@ -111,32 +178,110 @@ def bc_loss(
     acts: torch.Tensor,
     cfg: BCConfig,
     weights: torch.Tensor | None = None,
+    pad: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Negative log-likelihood of the expert's actions (or MSE), minus the entropy bonus.
+    """Negative log-likelihood of the expert's actions (or MSE, or the diffusion head's
+    denoising error), minus the entropy bonus.
 
+    obs, acts, pad: as `ActorPolicy.dist` takes them (windows and chunks; `make_batches`).
     weights: (B,) per-sample weights of the likelihood (or MSE) term, e.g. weighted BC's
         episode or advantage weights; None weighs every sample 1.
+    generator: the diffusion head's noise and steps (CPU), so a resumed fit draws the same.
     """
 
     def mean(per_sample: torch.Tensor) -> torch.Tensor:
         return per_sample.mean() if weights is None else (weights * per_sample).mean()
 
-    if not policy.discrete and cfg.continuous_loss == "mse":
+    head = policy.arch.head
+    if not policy.discrete and head == "diffusion":
+        loss = mean(policy.diffusion_loss(obs, acts, pad, generator))
+        return loss, {"denoise": loss.detach()}
+    if not policy.discrete and head != "gmm" and cfg.continuous_loss == "mse":
         mode = policy.dist(obs).mode
-        err = policy.to_unit(mode) - policy.to_unit(acts.view(len(acts), -1))
-        loss = mean(err.pow(2).sum(-1))
+        loss = mean(_unit_error(policy, mode, acts, pad))
         return loss, {"mse": loss.detach()}
-    d = policy.dist(obs, acts)
-    assert d.log_prob is not None and d.entropy is not None
+    d = policy.dist(obs, acts, pad)
+    assert d.log_prob is not None
     nll = mean(-d.log_prob)
-    entropy = d.entropy.mean()
-    stats = {"nll": nll.detach(), "entropy": entropy.detach()}
+    stats = {"nll": nll.detach()}
+    loss = nll
+    if d.entropy is not None:
+        entropy = d.entropy.mean()
+        stats["entropy"] = entropy.detach()
+        loss = nll - cfg.ent_weight * entropy
     if policy.discrete:
-        stats["accuracy"] = (d.mode == acts.long()).float().mean()
+        hit = (d.mode == acts.long()).float()
+        keep = torch.ones_like(hit) if pad is None else (~pad).float()
+        stats["accuracy"] = (hit * keep).sum() / keep.sum()
     else:
-        err = policy.to_unit(d.mode) - policy.to_unit(acts.view(len(acts), -1))
-        stats["mse"] = err.pow(2).sum(-1).mean().detach()
-    return nll - cfg.ent_weight * entropy, stats
+        stats["mse"] = _unit_error(policy, d.mode, acts, pad).mean().detach()
+    return loss, stats
+
+
+def _unit_error(
+    policy: ActorPolicy, mode: torch.Tensor, acts: torch.Tensor, pad: torch.Tensor | None
+) -> torch.Tensor:
+    """Squared error in [-1, 1] per sample, (B,): summed over action numbers; with chunks,
+    averaged over the K steps with padded ones counted 0."""
+    b, k = len(acts), policy.arch.chunk
+    if k == 1:
+        err = policy.to_unit(mode) - policy.to_unit(acts.view(b, -1))
+        return err.pow(2).sum(-1)
+    err = policy.to_unit(mode.reshape(b, k, -1)) - policy.to_unit(acts.reshape(b, k, -1))
+    per_step = err.pow(2).sum(-1)
+    keep = torch.ones_like(per_step) if pad is None else (~pad).float()
+    return (per_step * keep).sum(1) / k
+
+
+Batch = tuple[TensorObs, torch.Tensor, torch.Tensor | None]
+"""A minibatch as `bc_loss` takes it: observations (windows), actions (chunks), pad."""
+
+
+def make_batches(
+    obs: TensorObs, acts: torch.Tensor, starts: np.ndarray, history: int, chunk: int
+) -> Callable[[torch.Tensor], Batch]:
+    """idx (B,) -> the rows' minibatch: for `history` > 1 each row's window of frames
+    (B·H rows, `heads.windows.window_rows`), for `chunk` > 1 its chunk of actions
+    (B, K, ...) and `pad` (B, K); one step's observation and action otherwise.
+
+    starts: (N,) True at each episode's first row (`heads.windows.episode_starts`).
+    """
+    device = acts.device
+    win = torch.as_tensor(window_rows(starts, history), device=device) if history > 1 else None
+    rows, pad = chunk_rows(starts, chunk)
+    rows_t = torch.as_tensor(rows, device=device)
+    pad_t = torch.as_tensor(pad, device=device)
+
+    def batch(idx: torch.Tensor) -> Batch:
+        o = index_tensor_obs(obs, idx if win is None else win[idx].reshape(-1))
+        if chunk == 1:
+            return o, acts[idx], None
+        return o, acts[rows_t[idx]], pad_t[idx]
+
+    return batch
+
+
+def policy_arch(cfg: BCConfig, env: str | EnvFactory | None = None) -> PolicyArch:
+    """The architecture BC builds for `cfg` (`normalize_obs` "auto" asks `env`)."""
+    mlp_head = "deterministic" if cfg.continuous_loss == "mse" else "gaussian"
+    return PolicyArch(
+        hidden=cfg.hidden, head=mlp_head if cfg.policy == "mlp" else cfg.policy,
+        normalize_obs=normalizes(cfg.normalize_obs, env), history=cfg.history,
+        chunk=cfg.chunk, components=cfg.components, gmm_act=cfg.gmm_act,
+        diffusion_steps=cfg.diffusion_steps, sample_steps=cfg.sample_steps,
+        ema_decay=cfg.ema_decay, temporal_ensemble=cfg.temporal_ensemble, seed=cfg.seed,
+    )  # fmt: skip
+
+
+def check_policy(cfg: BCConfig, spaces: Spaces) -> None:
+    """Refuse a head the action space cannot have, before anything runs: gmm and diffusion
+    are for Box actions (one line naming the fix)."""
+    if cfg.policy != "mlp" and isinstance(spaces.action, gym.spaces.Discrete):
+        raise ConfigError(
+            f"policy={cfg.policy} is for Box actions, and this env's are {spaces.action}; "
+            "use --set policy=mlp (a categorical head)"
+        )
 
 
 def weighted_rows(obs: TensorObs, weights: np.ndarray, seed: int = 0) -> TensorObs:
@@ -179,16 +324,13 @@ def train_bc(
         raise ConfigError("behavioral cloning needs at least one demonstration step")
     if weights is not None and np.shape(weights) != (len(demos),):
         raise ConfigError(f"weights has shape {np.shape(weights)}, expected ({len(demos)},)")
+    check_policy(cfg, spaces)
     cb = CallbackList(callbacks)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    arch = PolicyArch(
-        hidden=cfg.hidden, head="deterministic" if cfg.continuous_loss == "mse" else "gaussian",
-        normalize_obs=normalizes(cfg.normalize_obs, env),
-    )  # fmt: skip
     fresh = policy is None
-    policy = (policy or ActorPolicy(spaces, arch)).to(device)
+    policy = (policy or ActorPolicy(spaces, policy_arch(cfg, env))).to(device)
     policy.train()
 
     obs = obs_to_tensor(demos.obs, spaces.observation, device)
@@ -199,16 +341,20 @@ def train_bc(
     acts = torch.as_tensor(np.asarray(demos.acts), device=device)
     acts = acts.long() if policy.discrete else acts.float()
     w = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device)
+    starts = episode_starts(demos.starts, demos.terminated, demos.truncated)
+    batch = make_batches(obs, acts, starts, policy.arch.history, policy.arch.chunk)
     n = len(acts)
     perm = torch.randperm(n, generator=gen).to(device)
     n_val = int(n * cfg.val_fraction) if n * cfg.val_fraction >= 1 else 0
     val_idx, train_idx = perm[:n_val], perm[n_val:]
     n_train = len(train_idx)
 
-    opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    epochs = max(
-        cfg.epochs, math.ceil(cfg.min_updates / max(math.ceil(n_train / cfg.batch_size), 1))
-    )
+    opt = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    min_updates = cfg.min_updates
+    if policy.arch.head == "diffusion":
+        min_updates = max(min_updates, DIFFUSION_MIN_UPDATES)
+    min_epochs = math.ceil(min_updates / max(math.ceil(n_train / cfg.batch_size), 1))
+    epochs = max(cfg.epochs, min_epochs)
     history: list[dict[str, float]] = []
     best_val, best_epoch, best_state = float("inf"), 0, None
     saved = load_checkpoint(checkpoint) if checkpoint and Path(checkpoint).is_file() else None
@@ -224,26 +370,31 @@ def train_bc(
     cb.on_start(epochs, "epoch")
     for i, row in enumerate(history):
         cb.on_iteration(i, row)
-    stopped = bool(n_val and history and len(history) - 1 - best_epoch >= cfg.patience)
+    stopped = bool(
+        n_val and len(history) >= min_epochs and history
+        and len(history) - 1 - best_epoch >= cfg.patience
+    )  # fmt: skip
     for epoch in range(len(history), len(history) if stopped else epochs):
         order = train_idx[torch.randperm(n_train, generator=gen).to(device)]
         total, batches = torch.zeros((), device=device), 0
         for b in range(0, n_train, cfg.batch_size):
             idx = order[b : b + cfg.batch_size]
             batch_w = None if w is None else w[idx]
-            loss, _ = bc_loss(policy, index_tensor_obs(obs, idx), acts[idx], cfg, batch_w)
+            obs_b, acts_b, pad_b = batch(idx)
+            loss, _ = bc_loss(policy, obs_b, acts_b, cfg, batch_w, pad_b, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            policy.update_ema()
             total += loss.detach()
             batches += 1
         row = {"epoch": float(epoch), "loss": float(total) / max(batches, 1)}
         if n_val:
             with torch.no_grad():
                 val_w = None if w is None else w[val_idx]
-                val_loss, stats = bc_loss(
-                    policy, index_tensor_obs(obs, val_idx), acts[val_idx], cfg, val_w
-                )
+                obs_v, acts_v, pad_v = batch(val_idx)
+                same_noise = torch.Generator().manual_seed(cfg.seed + 1)  # comparable epochs
+                val_loss, stats = bc_loss(policy, obs_v, acts_v, cfg, val_w, pad_v, same_noise)
             row["val_loss"] = float(val_loss)
             row.update({f"val_{k}": float(v) for k, v in stats.items()})
             if row["val_loss"] < best_val:
@@ -260,8 +411,8 @@ def train_bc(
         tick = time.perf_counter()
         cb.on_iteration(epoch, row)
         in_callbacks += time.perf_counter() - tick
-        if n_val and epoch - best_epoch >= cfg.patience:
-            break
+        if n_val and epoch + 1 >= min_epochs and epoch - best_epoch >= cfg.patience:
+            break  # early stopping, once the minimum updates are done
     if best_state is not None:
         policy.load_state_dict(best_state)
     else:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from protege.algorithms.bc import BCConfig, train_bc
+from protege.algorithms.bc import BCConfig, check_policy, train_bc
 from protege.callbacks import Callback, CallbackList
 from protege.config import check_fields
-from protege.data.rollout import Policy, rollout
+from protege.data.rollout import EpisodeSeeded, Policy, rollout
 from protege.data.storage import load_trajectories, save_trajectories
 from protege.data.types import Obs, Trajectory, flatten_trajectories, obs_index
 from protege.envs import EnvFactory, Spaces
@@ -45,7 +45,9 @@ class DAggerConfig:
     beta: the constant schedule's β.
     beta_decay: the exponential schedule's factor p (Ross et al.'s β_i = p^(i-1)).
     warm_start: continue from the previous round's policy instead of a fresh one.
-    bc: the inner behavioral-cloning settings.
+    bc: the inner behavioral-cloning settings, the policy's head among them: `bc.policy`,
+        `bc.history`, `bc.chunk`... (`protege train dagger` also takes them without
+        "bc.", e.g. --set policy=gmm).
     seed: seeds rollouts (round i, episode j starts from seed·10^6 + i·10^4 + j) and BC.
     """
 
@@ -82,11 +84,21 @@ def beta_at(cfg: DAggerConfig, i: int) -> float:
 
 
 class MixturePolicy:
-    """Executes the expert's action with probability β, the learner's otherwise, per step."""
+    """Executes the expert's action with probability β, the learner's otherwise, per step.
+
+    The learner is called on every step (the expert too while β > 0), so a learner with a
+    window or action chunks sees the whole episode whichever action was executed."""
 
     def __init__(self, expert: Policy, learner: Policy, beta: float, seed: int) -> None:
         self.expert, self.learner, self.beta = expert, learner, beta
         self.rng = np.random.default_rng(seed)
+
+    def start_episode(self, slot: int, episode: int) -> None:
+        """Pass `rollout`'s episode starts on to the learner and the expert that keep
+        per-episode state (a window, action chunks, seeded noise: `EpisodeSeeded`)."""
+        for policy in (self.learner, self.expert):
+            if isinstance(policy, EpisodeSeeded):
+                policy.start_episode(slot, episode)
 
     def __call__(self, obs: Obs) -> np.ndarray:
         learner = np.asarray(self.learner(obs))
@@ -174,6 +186,7 @@ def train_dagger(
     collect: where each round's labels come from (default: `expert_collector`).
     """
     env_id = env if isinstance(env, str) else None
+    check_policy(cfg.bc, spaces)  # a head the actions cannot have fails before round 0
     if collect is None:
         if expert is None:
             raise ConfigError("DAgger needs an expert policy or a collect function")

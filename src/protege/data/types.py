@@ -104,6 +104,10 @@ class Transitions:
     rews: (N,) or None.
     terminated: (N,) bool, True where next_obs is terminal (no bootstrapping).
     truncated: (N,) bool, True where the episode was cut after this step.
+    starts: (N,) bool, True at each episode's first step (set by `flatten_trajectories`),
+        so that windows of past observations (`PolicyArch.history`) and chunks of future
+        actions (`PolicyArch.chunk`) stop at episode boundaries; None when unknown (then
+        a step starts an episode where the previous one was terminated or truncated).
     """
 
     obs: Obs
@@ -112,6 +116,7 @@ class Transitions:
     terminated: np.ndarray
     truncated: np.ndarray
     rews: np.ndarray | None = None
+    starts: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.acts)
@@ -121,12 +126,25 @@ class Transitions:
         for name, arr in (("terminated", self.terminated), ("truncated", self.truncated)):
             if arr.shape != (n,):
                 raise ValueError(f"{name} has shape {arr.shape}, expected ({n},)")
+        if self.starts is not None and np.shape(self.starts) != (n,):
+            raise ValueError(f"starts has shape {np.shape(self.starts)}, expected ({n},)")
 
     def __len__(self) -> int:
         return len(self.acts)
 
     def subset(self, idx: np.ndarray) -> Transitions:
-        """Rows `idx` (an index or boolean array) as a new batch."""
+        """Rows `idx` (an index or boolean array) as a new batch.
+
+        `starts` is kept, and a row whose predecessor in the batch is not its predecessor
+        here (a gap, a reordering) starts an episode too: a window never reaches across
+        rows that were not consecutive."""
+        starts = None
+        if self.starts is not None:
+            rows = np.arange(len(self))[idx]
+            starts = np.asarray(self.starts, dtype=bool)[rows].copy()
+            if len(rows):
+                starts[0] = True
+                starts[1:] |= rows[1:] != rows[:-1] + 1
         return Transitions(
             obs=obs_index(self.obs, idx),
             acts=self.acts[idx],
@@ -134,11 +152,13 @@ class Transitions:
             terminated=self.terminated[idx],
             truncated=self.truncated[idx],
             rews=None if self.rews is None else self.rews[idx],
+            starts=starts,
         )
 
 
 def flatten_trajectories(trajs: Sequence[Trajectory]) -> Transitions:
-    """Concatenate episodes into one batch of transitions."""
+    """Concatenate episodes into one batch of transitions (`starts` marks where each
+    episode begins)."""
     if not trajs:
         raise ValueError("no trajectories to flatten")
     obs = obs_concat([obs_index(t.obs, slice(0, -1)) for t in trajs])
@@ -146,6 +166,9 @@ def flatten_trajectories(trajs: Sequence[Trajectory]) -> Transitions:
     acts = np.concatenate([t.acts for t in trajs])
     terminated = np.zeros(len(acts), dtype=bool)
     truncated = np.zeros(len(acts), dtype=bool)
+    starts = np.zeros(len(acts), dtype=bool)
+    firsts = np.cumsum([0] + [len(t) for t in trajs[:-1]])
+    starts[[int(first) for first, t in zip(firsts, trajs, strict=True) if len(t)]] = True
     ends = np.cumsum([len(t) for t in trajs]) - 1
     for end, t in zip(ends, trajs, strict=True):
         if len(t):
@@ -153,4 +176,4 @@ def flatten_trajectories(trajs: Sequence[Trajectory]) -> Transitions:
             truncated[end] = t.truncated
     has_rews = all(t.rews is not None for t in trajs)
     rews = np.concatenate([t.rews for t in trajs]).astype(np.float32) if has_rews else None
-    return Transitions(obs, acts, next_obs, terminated, truncated, rews)
+    return Transitions(obs, acts, next_obs, terminated, truncated, rews, starts)

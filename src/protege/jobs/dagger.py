@@ -17,6 +17,7 @@ from typing import Any
 
 from torch import nn
 
+from protege.algorithms.bc import HEAD_SETTINGS
 from protege.algorithms.best import BestSoFar
 from protege.algorithms.dagger import DAggerConfig, train_dagger
 from protege.callbacks import Callback, CSVLogger
@@ -47,9 +48,17 @@ ROUND_SEED = 20_000
 
 def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> DAggerConfig:
     """DAggerConfig from the CLI's flags (--rounds, --labels-per-round, --seed), then --set
-    (bc.key=value for the inner BC)."""
-    cfg: DAggerConfig = configure(catalog.get(algo), overrides, **flags)
+    (bc.key=value for the inner BC; the policy's own settings, `HEAD_SETTINGS` such as
+    policy=gmm or history=4, may leave out the "bc.")."""
+    forwarded = [_to_bc(o) for o in overrides]
+    cfg: DAggerConfig = configure(catalog.get(algo), forwarded, **flags)
     return cfg
+
+
+def _to_bc(override: str) -> str:
+    """A policy setting given to DAgger itself ("policy=gmm") as the inner BC's."""
+    key = override.partition("=")[0].strip()
+    return f"bc.{override.strip()}" if key in HEAD_SETTINGS else override
 
 
 @run_job

@@ -1,0 +1,116 @@
+"""Windows, chunks and temporal ensembling, on hand-made examples: the index maths of
+`protege.heads.windows` and the run-time memory of `protege.heads.acting`."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from protege.data.types import Trajectory, Transitions, flatten_trajectories
+from protege.heads.acting import ActingState, ensemble_weights
+from protege.heads.windows import chunk_rows, episode_starts, window_rows
+
+
+def two_episodes() -> Transitions:
+    """Rows 0-2 are episode A (3 steps), rows 3-6 episode B (4 steps); obs = row index."""
+    a = Trajectory(np.arange(0, 4, dtype=np.float32)[:, None], np.zeros(3), truncated=True)
+    b = Trajectory(np.arange(3, 8, dtype=np.float32)[:, None], np.ones(4), terminated=True)
+    return flatten_trajectories([a, b])
+
+
+def test_flatten_marks_each_episode_start_and_subset_keeps_them() -> None:
+    demos = two_episodes()
+    assert demos.starts is not None
+    assert demos.starts.tolist() == [True, False, False, True, False, False, False]
+    # a gap (row 1 dropped) starts a new run of rows: no window reaches across it
+    assert demos.subset(np.array([0, 2, 3, 4])).starts.tolist() == [True, True, True, False]  # type: ignore[union-attr]
+    empty = Trajectory(np.zeros((1, 1)), np.zeros(0))  # no steps: it starts no row
+    after_empty = flatten_trajectories([empty, Trajectory(np.zeros((3, 1)), np.zeros(2))])
+    assert after_empty.starts.tolist() == [True, False]  # type: ignore[union-attr]
+
+
+def test_windows_pad_with_the_first_observation_and_never_cross_episodes() -> None:
+    demos = two_episodes()
+    starts = episode_starts(demos.starts, demos.terminated, demos.truncated)
+    assert window_rows(starts, 3).tolist() == [
+        [0, 0, 0], [0, 0, 1], [0, 1, 2],  # episode A
+        [3, 3, 3], [3, 3, 4], [3, 4, 5], [4, 5, 6],  # episode B: never rows 1-2
+    ]  # fmt: skip
+    # without `starts`, the done flags tell the episodes apart the same way
+    guessed = episode_starts(None, demos.terminated, demos.truncated)
+    assert guessed.tolist() == starts.tolist()
+
+
+def test_chunk_targets_past_the_episode_end_are_padding() -> None:
+    demos = two_episodes()
+    starts = episode_starts(demos.starts, demos.terminated, demos.truncated)
+    rows, pad = chunk_rows(starts, 3)
+    assert rows.tolist() == [
+        [0, 1, 2], [1, 2, 2], [2, 2, 2],
+        [3, 4, 5], [4, 5, 6], [5, 6, 6], [6, 6, 6],
+    ]  # fmt: skip
+    assert pad.tolist() == [
+        [False, False, False], [False, False, True], [False, True, True],
+        [False, False, False], [False, False, False], [False, False, True], [False, True, True],
+    ]  # fmt: skip
+
+
+def test_temporal_ensemble_weighs_predictions_as_act_does() -> None:
+    """Chunk 3, m = 0.5: at step 2 three predictions exist for it (made at steps 0, 1, 2);
+    ACT weighs the i-th oldest exp(-m·i) and normalises."""
+    m = 0.5
+    state = ActingState(history=1, chunk=3, m=m, seed=0, draw=None)
+    made = {  # step -> its chunk (predictions for steps t, t+1, t+2), one row, one number
+        0: [10.0, 11.0, 12.0],
+        1: [21.0, 22.0, 23.0],
+        2: [32.0, 33.0, 34.0],
+    }
+    frames = torch.zeros(1, 1)
+    outs = [
+        float(state.act(frames, lambda _o, _d, c=chunk: torch.tensor(c).view(1, 3, 1)))
+        for chunk in made.values()
+    ]
+    w = [math.exp(-m * i) for i in range(3)]
+    assert np.allclose(ensemble_weights(3, m), np.array(w) / sum(w))
+    assert outs[0] == 10.0  # one prediction for step 0
+    assert math.isclose(outs[1], (11.0 * w[0] + 21.0 * w[1]) / (w[0] + w[1]), rel_tol=1e-6)
+    want = (12.0 * w[0] + 22.0 * w[1] + 32.0 * w[2]) / sum(w)
+    assert math.isclose(outs[2], want, rel_tol=1e-6)
+    # a new episode drops the pending predictions: its first action is its own prediction
+    state.start_episode(0, 5)
+    assert float(state.act(frames, lambda _o, _d: torch.full((1, 3, 1), 7.0))) == 7.0
+
+
+def test_acting_windows_restart_per_row_and_on_a_new_batch_size() -> None:
+    state = ActingState(history=3, chunk=1, m=0.01, seed=0, draw=None)
+    seen: list[list[list[float]]] = []
+
+    def predict(frames: torch.Tensor, _draws: object) -> torch.Tensor:
+        seen.append(frames.view(-1, 3).tolist())  # (B, H) window per row
+        return torch.zeros(len(frames) // 3, 1, 1)
+
+    state.act(torch.tensor([[1.0], [5.0]]), predict)
+    state.act(torch.tensor([[2.0], [6.0]]), predict)
+    state.start_episode(1, 9)  # row 1 starts a new episode
+    state.act(torch.tensor([[3.0], [7.0]]), predict)
+    assert seen == [
+        [[1, 1, 1], [5, 5, 5]],
+        [[1, 1, 2], [5, 5, 6]],
+        [[1, 2, 3], [7, 7, 7]],
+    ]
+    state.act(torch.tensor([[4.0]]), predict)  # another batch size: every row afresh
+    assert seen[-1] == [[4, 4, 4]]
+
+
+def test_per_episode_streams_depend_on_the_episode_not_the_row() -> None:
+    def first_draws(slot: int, episode: int) -> torch.Tensor:
+        state = ActingState(history=1, chunk=1, m=0.0, seed=3, draw=("normal", 2))
+        got: list[torch.Tensor] = []
+        state.start_episode(slot, episode)
+        state.act(torch.zeros(2, 1), lambda _o, d: got.append(d) or torch.zeros(2, 1, 1))  # type: ignore[func-returns-value]
+        return got[0][slot]
+
+    assert torch.equal(first_draws(0, 4), first_draws(1, 4))
+    assert not torch.equal(first_draws(0, 4), first_draws(0, 5))
