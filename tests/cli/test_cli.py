@@ -18,6 +18,7 @@ METRIC_KEYS = {
     "normalized_score",
     "episodes",
     "train_seconds",
+    "inference_ms",
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from helpers import run
 
-TIMING = {"train_seconds", "evaluated_at"}
+TIMING = {"train_seconds", "evaluated_at", "inference_ms"}
 
 
 def metrics(run_dir: Path) -> dict:

@@ -64,3 +64,59 @@ def test_step_budget_is_exact_and_cuts_running_episodes() -> None:
     assert falls[0].terminated and falls[-1].truncated
     steady = rollout("CartPole-v1", balance, 10**6, seed=0, max_steps=1234, n_envs=4)
     assert sum(len(t) for t in steady) == 1234 and all(t.truncated for t in steady)
+
+
+class Reach(gym.Env):
+    """Steps along a line; success once the position reaches `goal` (reported under `key`,
+    or not at all with key None), and the env lists "lap" as episode information."""
+
+    metadata = {"render_modes": [], "episode_info": ("lap",)}
+
+    def __init__(self, key: str | None = "is_success", goal: int = 3) -> None:
+        self.observation_space = gym.spaces.Box(-10, 10, (1,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)  # 0 stay, 1 step on
+        self.key, self.goal, self.pos = key, goal, 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple:
+        super().reset(seed=seed)
+        self.pos = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action: int) -> tuple:
+        self.pos += int(action)
+        info: dict = {"lap": self.pos}
+        if self.key is not None:
+            info[self.key] = self.pos == self.goal
+        obs = np.array([self.pos], np.float32)
+        return obs, 1.0, False, self.pos >= 5 or action == 0, info  # success is not the end
+
+
+def test_success_reported_at_any_step_is_kept_in_meta() -> None:
+    walk = lambda o: np.ones(len(o), np.int64)  # noqa: E731
+    stay = lambda o: np.zeros(len(o), np.int64)  # noqa: E731
+    (passed,) = rollout(lambda: Reach("is_success"), walk, 1)  # true at step 3 of 5
+    assert passed.meta == {"success": True, "lap": 5}
+    (stood,) = rollout(lambda: Reach("success"), stay, 1)
+    assert stood.meta == {"success": False, "lap": 0}
+    (silent,) = rollout(lambda: Reach(None), walk, 1)
+    assert silent.meta == {"lap": 5}  # no success key: nothing claimed
+    assert rollout("CartPole-v1", balance, 1)[0].meta == {}
+
+
+def test_success_rates_are_compared_only_where_the_env_reports_success() -> None:
+    from protege.evaluation import compare_with_expert, evaluate_returns
+
+    walk = lambda o: np.ones(len(o), np.int64)  # noqa: E731
+    half = lambda o: (np.arange(len(o)) % 2).astype(np.int64)  # noqa: E731  row 0 stays
+    assert evaluate_returns(lambda: Reach(), walk, 4).success_rate == 1.0
+    assert evaluate_returns(lambda: Reach(), half, 4, seed=0).success_rate == 0.5
+    assert evaluate_returns(lambda: Reach(None), walk, 4).success_rate is None
+    gym.register("test/Reach-v0", entry_point=Reach)
+    try:
+        metrics = compare_with_expert("test/Reach-v0", half, walk, episodes=4).metrics()
+    finally:
+        gym.registry.pop("test/Reach-v0")
+    assert metrics["success_rate"] == 0.5 and metrics["expert_success_rate"] == 1.0
+    assert 0.0 <= metrics["random_success_rate"] <= 1.0
+    cartpole = compare_with_expert("CartPole-v1", balance, balance, episodes=2).metrics()
+    assert not any("success" in key for key in cartpole)

@@ -26,6 +26,8 @@ def test_covers_the_promised_envs() -> None:
         "Pendulum-v1",
         "LunarLander-v3",
         "LunarLanderContinuous-v3",
+        "protege/TwoPaths-v0",  # the tasks that tell policy heads apart (protege.envs.tasks)
+        "protege/CueCorridor-v0",
     }
     for env_id, expert in SCRIPTED_EXPERTS.items():
         assert expert.env_id == env_id

@@ -208,8 +208,14 @@ def metrics_table(metrics: dict[str, Any], title: str) -> Table:
         ("expert", metrics["expert_return_mean"], metrics["expert_return_std"], 1.0),
         ("random", metrics["random_return_mean"], metrics["random_return_std"], 0.0),
     ]
-    for name, mean, std, score in rows:
-        table.add_row(name, f"{mean:.1f} ± {std:.1f}", f"{score:.3f}")
+    # envs that report success (info["success"]): each policy's share of successful episodes
+    successes = [metrics.get(f"{p}success_rate") for p in ("", "expert_", "random_")]
+    show_success = any(rate is not None for rate in successes)
+    if show_success:
+        table.add_column("success rate", justify="right")
+    for (name, mean, std, score), rate in zip(rows, successes, strict=True):
+        success = ["-" if rate is None else f"{rate:.0%}"] if show_success else []
+        table.add_row(name, f"{mean:.1f} ± {std:.1f}", f"{score:.3f}", *success)
     agreement = metrics.get("action_agreement")
     if agreement is not None:
         table.caption = (

@@ -25,6 +25,7 @@ def experts_cmd() -> None:
     with their measured returns."""
     # here, not at the top: keeps torch and SB3 out of `protege --help`
     from protege.envs import FIXED_HORIZON_ENVS
+    from protege.experts.metaworld import EXPERT_RECORDS  # measured: imports no Meta-World
     from protege.experts.scripted import SCRIPTED_EXPERTS
     from protege.experts.shipped import SHIPPED_EXPERTS
 
@@ -49,6 +50,14 @@ def experts_cmd() -> None:
                         f"steps, {trained.wall_s / 60:.0f} min)")  # fmt: skip
     if SHIPPED_EXPERTS:
         console.print(shipped)
+    mw = Table(title="Meta-World's scripted experts (metaworld/<task>, pip install "
+               "'protege[metaworld]'; success over 50 seeded episodes)")  # fmt: skip
+    mw.add_column("env")
+    mw.add_column("success", justify="right")
+    mw.add_column("mean steps", justify="right")
+    for env_id, record in EXPERT_RECORDS.items():
+        mw.add_row(env_id, f"{record.success:.2f}", f"{record.steps:.0f}")
+    console.print(mw)
 
 
 @app.command("collect")

@@ -69,6 +69,9 @@ def rollout(
         it at once or to advance a progress bar; completion order may differ from index order.
     A policy with a `start_episode(slot, episode)` method (`EpisodeSeeded`) is told which
     episode each row of its batches belongs to, so its randomness can be seeded per episode.
+    Each trajectory's `meta` keeps what the env's infos said of the episode: "success"
+    (when the env reports `info["success"]` or `info["is_success"]`) and the keys the env
+    lists in `metadata["episode_info"]` (`_note_info`).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
@@ -94,19 +97,18 @@ def _run(
     next_episode = n
     obs, _ = venv.reset(seed=[seed + i for i in range(n)])
     seeded = policy if isinstance(policy, EpisodeSeeded) else None
+    keys = tuple(venv.metadata.get("episode_info", ()))
     if seeded is not None:
         for i in range(n):
             seeded.start_episode(i, i)
-    buffers: list[dict[str, list[Any]]] = [
-        {"obs": [obs_index(obs, i)], "acts": [], "rews": []} for i in range(n)
-    ]
+    buffers: list[dict[str, Any]] = [_buffer(obs_index(obs, i)) for i in range(n)]
     done: dict[int, Trajectory] = {}
     steps = 0
     while len(done) < episodes:
         if max_steps is not None and steps >= max_steps:
             return _cut(buffers, episode_of, done)
         acts = np.asarray(policy(obs))
-        obs, rews, terminated, truncated, _ = venv.step(acts)
+        obs, rews, terminated, truncated, infos = venv.step(acts)
         finished = np.zeros(n, dtype=bool)
         for i in range(n):
             if episode_of[i] < 0:  # idle sub-env: reset it when it ends, keep no data
@@ -119,6 +121,7 @@ def _run(
             buf["acts"].append(acts[i])
             buf["rews"].append(rews[i])
             buf["obs"].append(obs_index(obs, i))
+            _note_info(buf["meta"], infos, i, keys)
             if terminated[i] or truncated[i]:
                 traj = _trajectory(buf, bool(terminated[i]))
                 done[int(episode_of[i])] = traj
@@ -140,22 +143,47 @@ def _run(
                 seeds[j] = seed
         obs, _ = venv.reset(seed=seeds, options={"reset_mask": finished})
         for j in map(int, np.flatnonzero(finished)):
-            buffers[j] = {"obs": [obs_index(obs, j)], "acts": [], "rews": []}
+            buffers[j] = _buffer(obs_index(obs, j))
     return [done[i] for i in range(episodes)]
 
 
-def _trajectory(buf: dict[str, list[Any]], terminated: bool) -> Trajectory:
+SUCCESS_KEYS = ("success", "is_success")
+"""Info keys by which envs report success: Meta-World's, and gymnasium-robotics'."""
+
+
+def _buffer(first_obs: Obs) -> dict[str, Any]:
+    return {"obs": [first_obs], "acts": [], "rews": [], "meta": {}}
+
+
+def _note_info(meta: dict[str, Any], infos: dict[str, Any], i: int, keys: tuple[str, ...]) -> None:
+    """Fold sub-env `i`'s step info (Gymnasium's vector form: arrays, `_key` masks) into its
+    episode's meta. "success": True once `info["success"]` or `info["is_success"]` was true
+    at any step (Meta-World's and gymnasium-robotics' convention), False while reported but
+    never true, absent when the env never reports it. Each key of `keys` (the env's
+    `metadata["episode_info"]`, e.g. TwoPaths' "side"): its last scalar value."""
+    for key in (*SUCCESS_KEYS, *keys):
+        if key not in infos or not infos.get(f"_{key}", np.ones(i + 1, bool))[i]:
+            continue
+        value = np.asarray(infos[key][i])
+        if key in SUCCESS_KEYS:
+            meta["success"] = meta.get("success", False) or bool(value.any())
+        elif value.ndim == 0:
+            meta[key] = value.item()
+
+
+def _trajectory(buf: dict[str, Any], terminated: bool) -> Trajectory:
     return Trajectory(
         obs=obs_stack(buf["obs"]),
         acts=np.stack(buf["acts"]),
         rews=np.asarray(buf["rews"], dtype=np.float64),
         terminated=terminated,
         truncated=not terminated,
+        meta=dict(buf["meta"]),
     )
 
 
 def _cut(
-    buffers: list[dict[str, list[Any]]], episode_of: np.ndarray, done: dict[int, Trajectory]
+    buffers: list[dict[str, Any]], episode_of: np.ndarray, done: dict[int, Trajectory]
 ) -> list[Trajectory]:
     """Finished episodes plus the running ones cut short (truncated), in episode order."""
     for i, episode in enumerate(episode_of):

@@ -11,6 +11,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from protege.envs.metaworld import is_metaworld, register_metaworld  # noqa: F401
+from protege.envs.tasks import TASK_ENVS
 from protege.errors import EnvError
 
 EnvFactory = Callable[[], gym.Env]
@@ -71,6 +73,13 @@ for _id, _fh in FIXED_HORIZON_ENVS.items():
     if _id not in gym.registry:
         gym.register(_id, entry_point=gym.spec(_fh.base).entry_point, max_episode_steps=1000,
                      kwargs=dict(_fh.options))  # fmt: skip
+
+# The tasks that tell policy heads apart (protege/TwoPaths-v0, protege/CueCorridor-v0)
+for _id, (_entry, _limit) in TASK_ENVS.items():
+    if _id not in gym.registry:
+        gym.register(_id, entry_point=_entry, max_episode_steps=_limit)
+
+register_metaworld()  # metaworld/<task>-v3 (the metaworld extra; protege.envs.metaworld)
 
 
 TABULAR_KINDS = ("gridworld", "objectworld", "garnet")

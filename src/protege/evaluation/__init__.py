@@ -7,7 +7,8 @@ normalised score (0 = random, 1 = expert) compares like with like.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,27 +16,44 @@ import gymnasium as gym
 import numpy as np
 from scipy import stats
 
-from protege.data.rollout import Policy, RandomPolicy, rollout
-from protege.data.types import Transitions
+from protege.data.rollout import EpisodeSeeded, Policy, RandomPolicy, rollout
+from protege.data.types import Trajectory, Transitions, obs_stack
 from protege.envs import EnvFactory, make_env
 
 
 @dataclass(frozen=True)
 class ReturnStats:
-    """Undiscounted episode returns: mean, std, 95% CI half-width (t-distribution), count."""
+    """Undiscounted episode returns: mean, std, 95% CI half-width (t-distribution), count;
+    and the share of successful episodes when the env reports success (`success_rate`,
+    from each episode's `meta["success"]`, see `protege.data.rollout`), else None."""
 
     mean: float
     std: float
     ci95: float
     episodes: int
     mean_length: float
+    success_rate: float | None = None
 
     @classmethod
-    def of(cls, returns: np.ndarray, lengths: np.ndarray) -> ReturnStats:
+    def of(
+        cls, returns: np.ndarray, lengths: np.ndarray, successes: np.ndarray | None = None
+    ) -> ReturnStats:
         n = len(returns)
         std = float(np.std(returns, ddof=1)) if n > 1 else 0.0
         ci = float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)) if n > 1 else float("nan")
-        return cls(float(np.mean(returns)), std, ci, n, float(np.mean(lengths)))
+        rate = None if successes is None else float(np.mean(successes))
+        return cls(float(np.mean(returns)), std, ci, n, float(np.mean(lengths)), rate)
+
+    @classmethod
+    def of_episodes(cls, trajs: Sequence[Trajectory]) -> ReturnStats:
+        """The stats of whole episodes; a success rate when every one says whether it
+        succeeded (`meta["success"]`)."""
+        known = all("success" in t.meta for t in trajs)
+        return cls.of(
+            np.array([t.episode_return for t in trajs]),
+            np.array([len(t) for t in trajs]),
+            np.array([bool(t.meta["success"]) for t in trajs]) if known else None,
+        )
 
 
 def beats_random(expert: ReturnStats, random: ReturnStats) -> bool:
@@ -57,9 +75,37 @@ def evaluate_returns(
 ) -> ReturnStats:
     """Roll out `policy` on episode seeds seed, seed+1, ... and summarise the returns."""
     trajs = rollout(env, policy, episodes, seed=seed, env_kwargs=env_kwargs, on_episode=on_episode)
-    return ReturnStats.of(
-        np.array([t.episode_return for t in trajs]), np.array([len(t) for t in trajs])
-    )
+    return ReturnStats.of_episodes(trajs)
+
+
+def ms_per_action(
+    env: str | EnvFactory, policy: Policy, steps: int = 100, seed: int = 10_000
+) -> float:
+    """What acting costs on this machine: the median wall-clock milliseconds of one policy
+    call on one observation (a batch of 1), over `steps` steps of one env, episode after
+    episode (seeds seed, seed+1, ...), the policy's per-episode state (observation windows,
+    pending action chunks) kept as in a rollout. Env steps are not counted."""
+    one = make_env(env) if isinstance(env, str) else env()
+    seeded = policy if isinstance(policy, EpisodeSeeded) else None
+    times, episode = [], 0
+    try:
+        obs, _ = one.reset(seed=seed)
+        if seeded is not None:
+            seeded.start_episode(0, episode)
+        for _ in range(steps):
+            batch = obs_stack([obs])
+            start = time.perf_counter()
+            act = np.asarray(policy(batch))
+            times.append(time.perf_counter() - start)
+            obs, _, terminated, truncated, _ = one.step(act[0])
+            if terminated or truncated:
+                episode += 1
+                obs, _ = one.reset(seed=seed + episode)
+                if seeded is not None:
+                    seeded.start_episode(0, episode)
+    finally:
+        one.close()
+    return 1000.0 * float(np.median(times))
 
 
 def normalized_score(value: float, expert: float, random: float) -> float:
@@ -106,8 +152,18 @@ class Comparison:
             "normalized_score": self.normalized_score,
             "action_agreement": self.action_agreement,
             "episodes": self.learner.episodes,
+            **self._success_rates(),
             **({"score_note": self.score_note} if self.score_note else {}),
         }
+
+    def _success_rates(self) -> dict[str, float]:
+        """The success rates of the policies whose episodes said whether they succeeded."""
+        rates = {
+            "success_rate": self.learner.success_rate,
+            "expert_success_rate": self.expert.success_rate,
+            "random_success_rate": self.random.success_rate,
+        }
+        return {k: v for k, v in rates.items() if v is not None}
 
     @property
     def score_note(self) -> str | None:

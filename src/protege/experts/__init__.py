@@ -18,7 +18,7 @@ import numpy as np
 
 from protege.data.rollout import Policy
 from protege.data.types import Obs, obs_index, obs_len
-from protege.envs import Spaces
+from protege.envs import Spaces, is_metaworld
 from protege.errors import ExpertError
 from protege.experts.normalization import ObsNormalization, read_normalization
 
@@ -202,6 +202,10 @@ def load_expert(spec: str, env_id: str, spaces: Spaces | None = None) -> Policy:
     .zip, or 'module:function'; `spaces`, the env's when the caller has them already, check that
     the expert fits the env."""
     if spec == "scripted":
+        if is_metaworld(env_id):  # Meta-World's own controller (the metaworld extra)
+            from protege.experts.metaworld import metaworld_expert
+
+            return metaworld_expert(env_id)
         from protege.experts.scripted import scripted_expert
 
         return scripted_expert(env_id).act  # type: ignore[return-value]  # arrays only

@@ -1,18 +1,21 @@
-"""Built-in scripted experts: hand-written controllers for the classic-control and LunarLander envs.
+"""Built-in scripted experts: hand-written controllers for the classic-control and LunarLander envs,
+and for protege's own tasks (`protege.envs.tasks`, whose experts are in `protege.experts.tasks`).
 
 They give every quick-start example and test an expert to imitate without training one first;
-each is a few vectorised NumPy lines, deterministic, with its measured score kept beside it.
+each is a few vectorised NumPy lines, with its measured score kept beside it. The classic ones are
+deterministic; the tasks' experts choose at random per episode, seeded by the episode.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from protege.errors import ExpertError
+from protege.experts.tasks import CueCorridorExpert, TwoPathsExpert
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,9 @@ class ScriptedExpert:
     description: str  # one line: what the controller does
     reference_return: float  # mean return measured over 100 episodes, seeds 0..99 (reset(seed=i))
     min_return: float  # the bar the test holds it to (a margin below reference_return)
+    # a controller with per-episode state (`protege.experts.tasks`): builds a new `act`, which
+    # `scripted_expert` hands out on every call so that two rollouts never share its state
+    fresh: Callable[[], Callable[[np.ndarray], np.ndarray]] | None = None
 
 
 def _f64(obs: np.ndarray) -> np.ndarray:
@@ -299,16 +305,36 @@ SCRIPTED_EXPERTS: dict[str, ScriptedExpert] = {
             reference_return=289.46,
             min_return=260.0,
         ),
+        ScriptedExpert(
+            "protege/TwoPaths-v0",
+            TwoPathsExpert(),
+            "passes the obstacle above or below at random per episode, turning at the "
+            "latest point (4.80 ± 0.00; success 1.00, sides 51/49)",
+            reference_return=4.803,
+            min_return=4.7,
+            fresh=TwoPathsExpert,
+        ),
+        ScriptedExpert(
+            "protege/CueCorridor-v0",
+            CueCorridorExpert(),
+            "remembers the cue of the first step and turns that way at the fork "
+            "(1.00 ± 0.00; success 1.00)",
+            reference_return=1.0,
+            min_return=0.98,
+            fresh=CueCorridorExpert,
+        ),
     ]
 }
 
 
 def scripted_expert(env_id: str) -> ScriptedExpert:
-    """The built-in scripted expert for `env_id`; ExpertError listing the built-in ids if none."""
+    """The built-in scripted expert for `env_id` (one with per-episode state gets a new `act`
+    on every call); ExpertError listing the built-in ids if none."""
     try:
-        return SCRIPTED_EXPERTS[env_id]
+        expert = SCRIPTED_EXPERTS[env_id]
     except KeyError:
         raise ExpertError(
             f"no built-in scripted expert for '{env_id}'; built-in: "
             f"{', '.join(SCRIPTED_EXPERTS)}; pass an SB3 model file or module:function instead"
         ) from None
+    return expert if expert.fresh is None else replace(expert, act=expert.fresh())

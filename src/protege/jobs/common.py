@@ -32,9 +32,9 @@ from protege.data.storage import (
     load_trajectories,
 )
 from protege.data.types import Trajectory, flatten_trajectories
-from protege.envs import EnvHandle, Spaces, env_spaces, is_tabular_spec, resolve_env
+from protege.envs import EnvHandle, Spaces, env_spaces, is_metaworld, is_tabular_spec, resolve_env
 from protege.errors import ConfigError, DatasetError, ExpertError, ProtegeError, RunDirError
-from protege.evaluation import ReturnStats, compare_with_expert
+from protege.evaluation import ReturnStats, compare_with_expert, ms_per_action
 from protege.experts import SB3Expert, load_expert, load_sb3_model
 from protege.experts.scripted import SCRIPTED_EXPERTS
 from protege.experts.shipped import shipped_for
@@ -89,9 +89,10 @@ def configure(entry: Algorithm, overrides: Sequence[str] = (), **flags: Any) -> 
 
 
 def default_expert(env_id: str) -> str | None:
-    """'scripted' when protege has a scripted expert for the env, 'shipped' when it ships a
-    trained one (the MuJoCo envs, `protege.experts.shipped`), else None."""
-    if env_id in SCRIPTED_EXPERTS:
+    """'scripted' when protege has a scripted expert for the env (Meta-World's own for the
+    metaworld/* ids), 'shipped' when it ships a trained one (the MuJoCo envs,
+    `protege.experts.shipped`), else None."""
+    if env_id in SCRIPTED_EXPERTS or is_metaworld(env_id):
         return "scripted"
     return "shipped" if shipped_for(env_id) is not None else None
 
@@ -211,7 +212,8 @@ def load_demos(demos: str | Path, env: str | EnvHandle) -> Demonstrations:
 def expert_reference(
     env_id: str, expert: str | None, demos: Demonstrations
 ) -> Policy | ReturnStats:
-    """The expert to compare with: a policy to roll out, or else the demonstrations' returns."""
+    """The expert to compare with: a policy to roll out, or else the demonstrations' returns
+    (and success rate, when their episodes recorded success)."""
     if expert is not None:
         return load_expert(expert, env_id)
     returns = np.array([t.episode_return for t in demos.trajectories])
@@ -220,7 +222,7 @@ def expert_reference(
             f"no expert to compare with on {env_id}: the demonstrations carry no rewards and "
             "there is no built-in expert; pass --expert PATH|module:fn"
         )
-    return ReturnStats.of(returns, np.array([len(t) for t in demos.trajectories]))
+    return ReturnStats.of_episodes(demos.trajectories)
 
 
 def run_config(
@@ -342,13 +344,16 @@ def evaluate_against_expert(
                                    episodes, seed, transitions)  # fmt: skip
         measured = best.metrics()
         metrics["best"] = {
-            k: measured[k] for k in ("return_mean", "return_std", "normalized_score")
+            k: measured[k]
+            for k in ("return_mean", "return_std", "normalized_score", "success_rate")
+            if k in measured
         }
         metrics["policy_files"] = (
             "policy.* is the final policy; policy_best.* the best of the in-training "
             "evaluations (best_eval_return, at env step or update best_eval_step), measured "
             "here in 'best'"
         )
+    metrics["inference_ms"] = ms_per_action(env_id, policy)  # the learner's cost per action
     metrics["expert_source"] = config.get("expert") or "demonstrations"
     metrics["demo_episodes"] = len(demos.trajectories)
     metrics["demo_steps"] = len(transitions)
@@ -444,6 +449,4 @@ def human_expert_returns(run: Path) -> ReturnStats:
         raise RunDirError(f"{path}: missing; the person's first round was never saved")
     trajs = load_demos(path, config["env"]).trajectories
     whole = trajs[:-1] if len(trajs) > 1 else trajs  # the last may be cut by the label budget
-    return ReturnStats.of(
-        np.array([t.episode_return for t in whole]), np.array([len(t) for t in whole])
-    )
+    return ReturnStats.of_episodes(whole)
