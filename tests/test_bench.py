@@ -46,7 +46,7 @@ def test_classic_suite_holds_the_papers_bc_gail_and_expert_rows_for_every_cell()
                 assert (algo, env, n) in suite.published
     gail = [suite.published[("gail", env, n)] for env in HO_ERMON_ENVS for n in CLASSIC_EPISODES]
     assert all(p.std >= 0 for p in gail)
-    with pytest.raises(ConfigError, match="choose one of classic, pendulum, mujoco, tabular"):
+    with pytest.raises(ConfigError, match="choose one of classic, pendulum, mujoco, heads, tab"):
         get_suite("atari")
 
 
@@ -106,7 +106,7 @@ def test_tabular_bench_reports_epic_to_the_true_reward(tmp_path: Path) -> None:
 
 def test_bad_bench_arguments_exit_2_with_the_fix(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     assert run("bench", "atari", "--out", str(tmp_path)) == 2
-    assert "choose one of classic, pendulum, mujoco, tabular" in capsys.readouterr().err
+    assert "choose one of classic, pendulum, mujoco, heads, tabular" in capsys.readouterr().err
     assert run("bench", "classic", "--episodes", "3", "--out", str(tmp_path)) == 2
     assert "suite classic has 1, 4, 7, 10" in capsys.readouterr().err
 
@@ -131,3 +131,35 @@ def test_mujoco_suite_runs_every_algorithm_on_the_fixed_horizon_envs() -> None:
     assert len({s.name for *_, s in sweeps if _[1] == 4}) == 5 * 2  # variants apart
     for env in suite.envs:  # the shipped experts' published counterparts
         assert suite.published[("expert", env, 1)].source == IMITATION
+
+
+def test_heads_suite_leaves_continuous_heads_out_of_discrete_tasks() -> None:
+    from protege.experiments.bench import HEADS, HEADS_CONTINUOUS_ONLY, HEADS_DISCRETE_ENVS
+
+    suite = get_suite("heads")
+    cells = {(env, label) for env, _, label, _ in suite_sweeps(suite, seeds=1)}
+    for env in suite.envs:
+        for label in HEADS:
+            skipped = env in HEADS_DISCRETE_ENVS and label in HEADS_CONTINUOUS_ONLY
+            assert ((env, label) in cells) != skipped, (env, label)
+    for *_, sweep in suite_sweeps(suite, seeds=1):
+        assert sweep.algos == ["bc"]  # every row is BC with its head's settings
+
+
+@pytest.mark.slow
+def test_heads_bench_tabulates_success_rate_and_cost_per_action(tmp_path: Path) -> None:
+    args = ["bench", "heads", "--algos", "mlp,gmm", "--envs", "protege/TwoPaths-v0",
+            "--episodes", "50", "--seeds", "1", "--out", str(tmp_path),
+            "--workers", "2"]  # fmt: skip
+    assert run(*args) == 0
+    with (tmp_path / "heads" / "results.csv").open() as f:
+        rows = {r["algo"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"mlp", "gmm"}
+    for row in rows.values():
+        assert float(row["expert_success_rate"]) >= 0.95
+        assert 0.0 <= float(row["success_rate"]) <= 1.0
+        assert float(row["inference_ms"]) > 0 and float(row["train_seconds"]) > 0
+    # the mixture keeps both ways past the obstacle; the MSE head averages them into it
+    assert float(rows["gmm"]["success_rate"]) > float(rows["mlp"]["success_rate"]) + 0.3
+    md = (tmp_path / "heads" / "results.md").read_text()
+    assert "success rate" in md and "ms per action" in md

@@ -4,6 +4,9 @@ expert, a random policy and the published numbers.
     classic   Ho & Ermon (2016)'s classic-control table: CartPole, Acrobot and MountainCar
               with 200-step limits, 1/4/7/10 expert trajectories
     pendulum  Pendulum-v1 from 20 expert episodes (off-policy learners for GAIL/AIRL/GCL)
+    mujoco    MuJoCo locomotion, fixed horizon, from the shipped experts
+    heads     BC's policy heads (mlp, gaussian, gmm, diffusion, history, chunk) on the
+              tasks that tell them apart, with success rate and cost per action
     tabular   gridworlds and toy-text from 20 episodes of the optimal policy
 
 Each (env, number of trajectories) is a `protege.experiments.sweep.Sweep` over the suite's
@@ -58,6 +61,8 @@ class Suite:
     published: dict[tuple[str, str, int], Published] = field(default_factory=dict)
     eval_episodes: int = 50
     variants: dict[str, str] = field(default_factory=dict)  # label -> the algorithm it runs
+    excluded: tuple[tuple[str, str], ...] = ()  # (label, env) cells that do not apply
+    extra_keys: tuple[str, ...] = ()  # metrics tabulated beside the return (success rate...)
 
     def settings_for(self, algo: str, env: str) -> dict[str, Any]:
         """The suite's --set values for `algo` (an algorithm or a variant's label) on `env`
@@ -68,6 +73,11 @@ class Suite:
         """The algorithm a row of the suite runs: a variant (e.g. "iq-learn-offline", IQ-Learn
         with its offline setting) names its algorithm in `variants`."""
         return self.variants.get(label, label)
+
+    def applies(self, label: str, env: str) -> bool:
+        """Whether the suite runs `label` on `env` (a continuous-only policy head is left out
+        of a Discrete-action task)."""
+        return (label, env) not in self.excluded
 
 
 HO_ERMON = "Ho & Ermon 2016, Table 2"
@@ -127,6 +137,21 @@ def _imitation_experts() -> dict[tuple[str, str, int], Published]:
 
 
 TABULAR_ALGOS = ("bc", *family("tabular"))
+_WIDE = {"hidden": [256, 256]}
+HEADS: dict[str, dict[str, Any]] = {
+    "mlp": {**_WIDE},  # BC's default head: deterministic (MSE), or categorical for Discrete
+    "gaussian": {**_WIDE, "continuous_loss": "gaussian"},
+    "gmm": {**_WIDE, "policy": "gmm"},
+    "diffusion": {**_WIDE, "policy": "diffusion"},
+    "history": {**_WIDE, "history": 8},  # the last 8 observations (CueCorridor needs 5)
+    "chunk": {**_WIDE, "chunk": 8},  # 8 actions per prediction, temporally ensembled (ACT)
+}
+"""`protege bench heads`: each row label's BC settings (docs/heads.md), all with a
+256x256 trunk: on TwoPaths from 50 episodes the mixture acting by its mode succeeded in
+0.18 of episodes with BC's default 64x64 and 1.00 (3 seeds) with 256x256."""
+HEADS_CONTINUOUS_ONLY = ("gaussian", "gmm", "diffusion")
+HEADS_DISCRETE_ENVS = ("protege/CueCorridor-v0",)
+HEADS_ENVS = ("protege/TwoPaths-v0", *HEADS_DISCRETE_ENVS)
 _ADVERSARIAL_PPO = {"learner": "ppo", "steps": 60_000}
 _ADVERSARIAL_SAC = {"learner": "sac", "steps": 20_000}
 SUITES: dict[str, Suite] = {
@@ -206,6 +231,23 @@ SUITES: dict[str, Suite] = {
                 "sqil": {"steps": 500_000},
             },
             published=_imitation_experts(),
+        ),
+        Suite(
+            "heads",
+            "BC's policy heads on the tasks that tell them apart (two optimal ways past an "
+            "obstacle; a cue seen only at the start), from 10 and 50 expert episodes",
+            envs=HEADS_ENVS,
+            episodes=(10, 50),
+            algos=tuple(HEADS),
+            variants={label: "bc" for label in HEADS},
+            settings=dict(HEADS),
+            excluded=tuple(
+                (label, env)
+                for env in HEADS_DISCRETE_ENVS
+                for label in HEADS
+                if label in HEADS_CONTINUOUS_ONLY
+            ),
+            extra_keys=("success_rate", "expert_success_rate", "train_seconds", "inference_ms"),
         ),
         Suite(
             "tabular",
@@ -296,6 +338,7 @@ def suite_sweeps(
         for env in envs or suite.envs
         for n in episodes or suite.episodes
         for algo in algos or suite.algos
+        if suite.applies(algo, env)
     ]
     return [(env, n, algo, _sweep(suite, env, n, algo, seeds)) for env, n, algo in cells]
 
@@ -317,8 +360,8 @@ def tabulate(plan: BenchPlan, results: Sequence[dict[str, Any]]) -> list[dict[st
         groups[cell].append(result)
     rows = []
     for (env, n, algo), rs in groups.items():
-        row = {"env": env, "episodes": n, "algo": algo,
-               **summarize(rs, (*SUMMARY_KEYS, "epic_to_true"))}  # fmt: skip
+        keys = (*SUMMARY_KEYS, "epic_to_true", *plan.suite.extra_keys)
+        row = {"env": env, "episodes": n, "algo": algo, **summarize(rs, keys)}
         paper = plan.suite.published.get((algo, env, n))
         expert_paper = plan.suite.published.get(("expert", env, n))
         row["published_mean"] = paper.mean if paper else math.nan
@@ -352,6 +395,8 @@ def markdown(plan: BenchPlan, rows: Sequence[dict[str, Any]]) -> str:
     epic = any(not math.isnan(r["epic_to_true"]) for r in rows)
     head = ["env", "expert episodes", "algorithm", "seeds", "return", "normalised score"]
     head += ["EPIC to true"] if epic else []
+    extra = [k for k in suite.extra_keys if any(not math.isnan(r[k]) for r in rows)]
+    head += [EXTRA_HEADINGS.get(k, k) for k in extra]
     head += ["expert", "random"]
     head += ["published", "published expert", "vs published"] if sources else []
     lines = [f"## protege bench {suite.name}: {suite.description}", "",
@@ -363,6 +408,7 @@ def markdown(plan: BenchPlan, rows: Sequence[dict[str, Any]]) -> str:
                  _pm(r["return_mean"], r["return_mean_ci95"]),
                  _pm(r["normalized_score"], r["normalized_score_ci95"], 2)]  # fmt: skip
         cells += [_pm(r["epic_to_true"], r["epic_to_true_ci95"], 3)] if epic else []
+        cells += [_pm(r[k], r[f"{k}_ci95"], EXTRA_DIGITS.get(k, 2)) for k in extra]
         cells += [_pm(r["expert_return_mean"], math.nan), _pm(r["random_return_mean"], math.nan)]
         if sources:
             cells += [_pm(r["published_mean"], r["published_std"]),
@@ -385,6 +431,16 @@ def markdown(plan: BenchPlan, rows: Sequence[dict[str, Any]]) -> str:
             )
         ]
     return "\n".join(lines) + "\n"
+
+
+EXTRA_HEADINGS = {
+    "success_rate": "success rate",
+    "expert_success_rate": "expert success",
+    "train_seconds": "training s",
+    "inference_ms": "ms per action",
+}
+"""Column headings of the metrics a suite tabulates beside the return (`Suite.extra_keys`)."""
+EXTRA_DIGITS = {"train_seconds": 0, "inference_ms": 2}
 
 
 def write_bench(plan: BenchPlan, rows: Sequence[dict[str, Any]], out: Path) -> tuple[Path, Path]:
