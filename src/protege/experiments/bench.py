@@ -151,7 +151,10 @@ HEADS: dict[str, dict[str, Any]] = {
 0.18 of episodes with BC's default 64x64 and 1.00 (3 seeds) with 256x256."""
 HEADS_CONTINUOUS_ONLY = ("gaussian", "gmm", "diffusion")
 HEADS_DISCRETE_ENVS = ("protege/CueCorridor-v0",)
-HEADS_ENVS = ("protege/TwoPaths-v0", *HEADS_DISCRETE_ENVS)
+HEADS_MANIPULATION = tuple(f"metaworld/{task}-v3" for task in (
+    "pick-place", "push", "door-open", "drawer-open", "button-press"))  # fmt: skip
+"""Meta-World's tasks in `bench heads` (the metaworld extra; `--envs` leaves them out)."""
+HEADS_ENVS = ("protege/TwoPaths-v0", *HEADS_DISCRETE_ENVS, *HEADS_MANIPULATION)
 _ADVERSARIAL_PPO = {"learner": "ppo", "steps": 60_000}
 _ADVERSARIAL_SAC = {"learner": "sac", "steps": 20_000}
 SUITES: dict[str, Suite] = {
@@ -235,7 +238,8 @@ SUITES: dict[str, Suite] = {
         Suite(
             "heads",
             "BC's policy heads on the tasks that tell them apart (two optimal ways past an "
-            "obstacle; a cue seen only at the start), from 10 and 50 expert episodes",
+            "obstacle; a cue seen only at the start; Meta-World manipulation), from 10 and "
+            "50 expert episodes",
             envs=HEADS_ENVS,
             episodes=(10, 50),
             algos=tuple(HEADS),
