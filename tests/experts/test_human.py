@@ -416,3 +416,33 @@ def test_cli_dagger_with_a_person_writes_a_run(tmp_path: Path, capsys) -> None: 
     assert [r["labels"] for r in metrics["rounds"]] == [200, 200]
     assert (out / "rounds" / "round_000.npz").is_file()
     assert not (out / "rounds" / "round_001.npz").exists()  # no takeover, nothing to keep
+
+
+def test_hg_dagger_tells_a_remembering_learner_every_step_and_episode(teleop_for) -> None:  # noqa: ANN001
+    """A learner with an observation window sees the person's steps too, and hears where
+    each episode starts (its window must not run across them)."""
+    _, teleop = teleop_for("MountainCar-v0")
+
+    class Remembering:
+        def __init__(self) -> None:
+            self.calls, self.episodes = 0, []
+
+        def start_episode(self, slot: int, episode: int) -> None:
+            self.episodes.append((slot, episode))
+
+        def __call__(self, obs: np.ndarray) -> np.ndarray:
+            self.calls += 1
+            return np.zeros(len(obs), dtype=np.int64)
+
+    learner = Remembering()
+
+    def on_frame(i: int) -> None:
+        if i == 10:
+            down(pygame.K_SPACE)
+            down(pygame.K_RIGHT)
+        elif i == 20:
+            up(pygame.K_SPACE)
+
+    hg_dagger_collect("MountainCar-v0", learner, teleop, 230, seed=3, on_frame=on_frame)
+    assert learner.calls == 230  # every step: the learner's 220 and the person's 10
+    assert learner.episodes == [(0, 0), (0, 1)]  # MountainCar's 200-step limit: two episodes

@@ -20,7 +20,7 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 
-from protege.data.rollout import Policy  # noqa: E402
+from protege.data.rollout import EpisodeSeeded, Policy  # noqa: E402
 from protege.data.types import Obs, Trajectory, obs_stack  # noqa: E402
 from protege.envs import EnvFactory, Spaces, make_env  # noqa: E402
 from protege.errors import ConfigError  # noqa: E402
@@ -91,6 +91,11 @@ def _hg_loop(
     episode = 0
     obs, _ = env.reset(seed=seed)
     teleop.reset_controls()
+    # a learner that remembers (observation history, action chunks) is told where episodes
+    # start and sees every observation, the person's steps included
+    remembers = learner if isinstance(learner, EpisodeSeeded) else None
+    if remembers is not None:
+        remembers.start_episode(0, episode)
     seg: dict[str, list[Any]] | None = None  # the open takeover segment
 
     def close(terminated: bool) -> None:
@@ -126,6 +131,8 @@ def _hg_loop(
         for action in actions:
             if human and seg is None:
                 seg = {"obs": [obs], "acts": [], "rews": []}
+            if human and remembers is not None:
+                remembers(_batch(obs))  # its window and chunks follow the person's steps
             next_obs, rew, terminated, truncated, _ = env.step(_env_action(action))
             steps += 1
             if seg is not None:
@@ -138,6 +145,8 @@ def _hg_loop(
                 episode += 1
                 obs, _ = env.reset(seed=seed + episode)
                 teleop.reset_controls()
+                if remembers is not None:
+                    remembers.start_episode(0, episode)
             if steps >= max_steps:
                 break
         who: tuple[str, Color] = ("HUMAN", AMBER) if human else ("LEARNER", BLUE)
