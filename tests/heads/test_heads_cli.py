@@ -46,7 +46,8 @@ def test_train_dagger_takes_the_head_settings_without_bc_prefix_then_eval(
     code = run(
         "train", "dagger", "--env", "Pendulum-v1", "--rounds", "2", "--labels-per-round", "200",
         "--out", str(out), "--set", "policy=diffusion", "--set", "history=2",
-        "--set", "bc.epochs=2", "--set", "bc.hidden=16", "--eval-episodes", "2",
+        "--set", "bc.epochs=2", "--set", "bc.hidden=16", "--set", "bc.min_updates=1",
+        "--eval-episodes", "2",
     )  # fmt: skip
     assert code == 0
     bc = json.loads((out / "config.json").read_text())["config"]["bc"]

@@ -37,8 +37,8 @@ from protege.policies import ActorPolicy, PolicyArch
 
 POLICIES = ("mlp", "gmm", "diffusion")
 DIFFUSION_MIN_UPDATES = 15_000
-"""The fewest minibatch updates a diffusion head is trained for (`min_updates` is raised
-to it): on Pendulum-v1 from 20 episodes, BC's default 300 epochs (~4k updates) left it at
+"""The fewest minibatch updates a diffusion head is trained for when `min_updates` is
+left at 0: on Pendulum-v1 from 20 episodes, BC's default 300 epochs (~4k updates) left it at
 0.46 normalised, 1,000 epochs (~14k) at 0.96 (fit seeds 0-2)."""
 HEAD_SETTINGS = ("policy", "history", "chunk", "components", "gmm_act", "diffusion_steps",
                  "sample_steps", "ema_decay", "temporal_ensemble")  # fmt: skip
@@ -59,8 +59,8 @@ class BCConfig:
     epochs: passes over the training split (upper bound when early stopping).
     min_updates: at least this many minibatch updates: on a small dataset (DAgger's early
         rounds) `epochs` is raised until they are reached, and early stopping waits for
-        them, so the fit is not cut short (policy=diffusion: at least
-        DIFFUSION_MIN_UPDATES, 15,000).
+        them, so the fit is not cut short. 0 (the default): none, except for
+        policy=diffusion, DIFFUSION_MIN_UPDATES (15,000), which a value set here replaces.
     batch_size: minibatch size.
     lr: Adam learning rate.
     weight_decay: AdamW decoupled weight decay.
@@ -351,8 +351,8 @@ def train_bc(
 
     opt = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     min_updates = cfg.min_updates
-    if policy.arch.head == "diffusion":
-        min_updates = max(min_updates, DIFFUSION_MIN_UPDATES)
+    if policy.arch.head == "diffusion" and min_updates == 0:  # 0: the head's own minimum
+        min_updates = DIFFUSION_MIN_UPDATES
     min_epochs = math.ceil(min_updates / max(math.ceil(n_train / cfg.batch_size), 1))
     epochs = max(cfg.epochs, min_epochs)
     history: list[dict[str, float]] = []
