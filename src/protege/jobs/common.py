@@ -113,13 +113,6 @@ def builtin_expert(env_id: str) -> str | None:
     except ProtegeError:
         return None
     return "optimal"
-    from protege.envs.tabular import make_tabular
-
-    try:
-        make_tabular(env_id)  # toy-text: dynamics read from the env
-    except ProtegeError:
-        return None
-    return "optimal"
 
 
 def collect(
