@@ -94,6 +94,8 @@ class PolicyArch:
     sample_steps: DDIM steps per action chunk when acting.
     ema_decay: the diffusion head's weight average (its copy acts).
     temporal_ensemble: ACT's m: weight exp(-m·i) of the i-th oldest prediction of a step.
+    action_steps: actions of each chunk played open loop before predicting again; 1 =
+        predict every step and ensemble (`heads.acting`).
     seed: seeds the per-episode random streams of sampling heads, with the episode index.
     """
 
@@ -110,6 +112,7 @@ class PolicyArch:
     sample_steps: int = 10
     ema_decay: float = 0.995
     temporal_ensemble: float = 0.01
+    action_steps: int = 1
     seed: int = 0
 
     @property
@@ -145,6 +148,11 @@ def _check_arch(arch: PolicyArch, action_space: gym.Space) -> None:
     for name in ("history", "chunk", "components", "diffusion_steps", "sample_steps"):
         if getattr(arch, name) < 1:
             raise ConfigError(f"{name}={getattr(arch, name)}: must be at least 1 (PolicyArch)")
+    if not 1 <= arch.action_steps <= arch.chunk:
+        raise ConfigError(
+            f"action_steps={arch.action_steps}: must lie in 1..chunk={arch.chunk}; "
+            "a chunk holds only chunk actions to play"
+        )
     if arch.sample_steps > arch.diffusion_steps:
         raise ConfigError(
             f"sample_steps={arch.sample_steps} exceeds diffusion_steps={arch.diffusion_steps}; "
@@ -219,7 +227,14 @@ class ActorPolicy(nn.Module):
         else:
             self.trunk = mlp(cond, arch.hidden, per_step * arch.chunk, activation)
         self._acting = (
-            ActingState(arch.history, arch.chunk, arch.temporal_ensemble, arch.seed, self.sampler)
+            ActingState(
+                arch.history,
+                arch.chunk,
+                arch.temporal_ensemble,
+                arch.seed,
+                self.sampler,
+                arch.action_steps,
+            )
             if arch.stateful
             else None
         )

@@ -180,6 +180,10 @@ def test_a_continuous_head_on_discrete_actions_is_one_line_naming_the_fix(policy
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="sample_steps=20 exceeds diffusion_steps=10"):
         BCConfig(policy="diffusion", diffusion_steps=10, sample_steps=20)
+    with pytest.raises(ConfigError, match=r"action_steps=4: must lie in 1..chunk=3"):
+        BCConfig(policy="diffusion", chunk=3, action_steps=4)
+    with pytest.raises(ConfigError, match=r"action_steps=2: must lie in 1..chunk=1"):
+        ActorPolicy(BOX, PolicyArch(head="diffusion", action_steps=2))
 
 
 # -- persistence and reproducibility ----------------------------------------------------------
@@ -187,6 +191,8 @@ HEADS = {
     "mlp": {"policy": "mlp"},
     "gmm": {"policy": "gmm"},
     "diffusion": {"policy": "diffusion", "min_updates": 1},  # the test's tiny fit, not 15k
+    # chunks of 3 played 2 at a time: the plan being played is per-row memory too
+    "diffusion-receding": {"policy": "diffusion", "min_updates": 1, "action_steps": 2},
 }
 
 

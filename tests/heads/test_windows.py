@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from protege.data.types import Trajectory, Transitions, flatten_trajectories
@@ -114,3 +115,34 @@ def test_per_episode_streams_depend_on_the_episode_not_the_row() -> None:
 
     assert torch.equal(first_draws(0, 4), first_draws(1, 4))
     assert not torch.equal(first_draws(0, 4), first_draws(0, 5))
+
+
+def test_receding_horizon_plays_each_chunk_open_loop_then_predicts_again() -> None:
+    """Chunk 4, action_steps 3: a row predicts at its steps 0, 3, 6, ... and plays actions
+    0-2 of that chunk; a row starting a new episode predicts at once, the other row keeps
+    playing its chunk."""
+    state = ActingState(history=1, chunk=4, m=0.01, seed=0, draw=None, execute=3)
+    calls: list[int] = []
+
+    def predict(frames: torch.Tensor, _draws: object) -> torch.Tensor:
+        calls.append(len(calls))  # the k-th prediction: chunk 100k + (0, 1, 2, 3) per row
+        base = 100.0 * len(calls) + torch.arange(4.0)
+        return torch.stack([base, base + 50.0]).view(2, 4, 1)
+
+    def step() -> list[float]:
+        return state.act(torch.zeros(2, 1), predict).view(-1).tolist()
+
+    assert [step() for _ in range(4)] == [
+        [100.0, 150.0], [101.0, 151.0], [102.0, 152.0], [200.0, 250.0]
+    ]  # fmt: skip
+    assert len(calls) == 2  # predictions at steps 0 and 3 only
+    state.start_episode(1, 7)  # row 1 restarts: it takes the new chunk's first action,
+    assert step() == [201.0, 350.0]  # row 0 plays on from its chunk made at step 3
+    assert step() == [202.0, 351.0]
+    assert step() == [400.0, 352.0]
+    assert len(calls) == 4
+
+
+def test_receding_horizon_must_fit_in_the_chunk() -> None:
+    with pytest.raises(ValueError, match="execute=5"):
+        ActingState(history=1, chunk=4, m=0.01, seed=0, draw=None, execute=5)

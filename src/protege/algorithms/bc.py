@@ -41,7 +41,7 @@ DIFFUSION_MIN_UPDATES = 15_000
 left at 0: on Pendulum-v1 from 20 episodes, BC's default 300 epochs (~4k updates) left it at
 0.46 normalised, 1,000 epochs (~14k) at 0.96 (fit seeds 0-2)."""
 HEAD_SETTINGS = ("policy", "history", "chunk", "components", "gmm_act", "diffusion_steps",
-                 "sample_steps", "ema_decay", "temporal_ensemble")  # fmt: skip
+                 "sample_steps", "ema_decay", "temporal_ensemble", "action_steps")  # fmt: skip
 """BCConfig's settings of the policy itself; `protege train dagger --set policy=gmm` passes
 them on to DAgger's inner BC (`bc.policy=gmm`)."""
 
@@ -100,6 +100,10 @@ class BCConfig:
         weights, the copy that acts.
     temporal_ensemble: chunk > 1 only: ACT's m, the i-th oldest prediction of a step
         weighs exp(-m·i) (0: all alike).
+    action_steps: chunk > 1 only: actions of each chunk played open loop before the next
+        prediction (Diffusion Policy's action horizon; 1..chunk). 1: predict every step and
+        play the temporal ensemble; more: a sampling head commits to one mode for that many
+        steps instead of mixing modes (docs/heads.md).
     """
 
     epochs: int = 300
@@ -124,6 +128,7 @@ class BCConfig:
     sample_steps: int = 10
     ema_decay: float = 0.995
     temporal_ensemble: float = 0.01
+    action_steps: int = 1
 
     def __post_init__(self) -> None:
         check_fields(self)  # every setting's type and range, by what its name means
@@ -143,6 +148,11 @@ class BCConfig:
             raise ConfigError(f"ema_decay={self.ema_decay}: must lie in [0, 1) (BCConfig)")
         if self.temporal_ensemble < 0.0:
             raise ConfigError(f"temporal_ensemble={self.temporal_ensemble}: must be 0 or more")
+        if not 1 <= self.action_steps <= self.chunk:
+            raise ConfigError(
+                f"action_steps={self.action_steps}: must lie in 1..chunk={self.chunk}; set "
+                "chunk to at least the actions to play per prediction"
+            )
         if self.ent_weight > 0 and self.policy != "mlp":
             raise ConfigError(
                 f"ent_weight applies to policy=mlp; the {self.policy} head has no entropy "
@@ -270,7 +280,8 @@ def policy_arch(cfg: BCConfig, env: str | EnvFactory | None = None) -> PolicyArc
         normalize_obs=normalizes(cfg.normalize_obs, env), history=cfg.history,
         chunk=cfg.chunk, components=cfg.components, gmm_act=cfg.gmm_act,
         diffusion_steps=cfg.diffusion_steps, sample_steps=cfg.sample_steps,
-        ema_decay=cfg.ema_decay, temporal_ensemble=cfg.temporal_ensemble, seed=cfg.seed,
+        ema_decay=cfg.ema_decay, temporal_ensemble=cfg.temporal_ensemble,
+        action_steps=cfg.action_steps, seed=cfg.seed,
     )  # fmt: skip
 
 

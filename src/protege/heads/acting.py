@@ -8,9 +8,14 @@ its random stream is seeded from (policy seed, episode), so episode i acts the s
 whichever sub-env runs it. A call whose batch size differs from the previous call's starts
 every row afresh (rows never announced draw from (policy seed, row)).
 
-The action executed at step t is ACT's temporal ensemble (Zhao et al. 2023, "Learning
-Fine-Grained Bimanual Manipulation with Low-Cost Hardware") of every chunk prediction made
-for t so far: weights exp(-m·i) with i = 0 for the oldest prediction, normalised.
+With `execute` = 1 the action executed at step t is ACT's temporal ensemble (Zhao et al.
+2023, "Learning Fine-Grained Bimanual Manipulation with Low-Cost Hardware") of every chunk
+prediction made for t so far: weights exp(-m·i) with i = 0 for the oldest prediction,
+normalised. With `execute` = E > 1 a row predicts a chunk, plays its first E actions open
+loop and predicts again (Diffusion Policy's receding horizon, Chi et al. 2023): a sampling
+head then commits to one mode for E steps where averaging or resampling every step can
+hesitate between modes. Each row's random stream still advances once per step, so an
+episode acts the same whichever rows share its batch.
 """
 
 from __future__ import annotations
@@ -38,13 +43,23 @@ def _map(obs: TensorObs, fn: Callable[[torch.Tensor], torch.Tensor]) -> TensorOb
 
 class ActingState:
     """Per-row memory of a policy with a window of `history` observations, chunks of
-    `chunk` actions ensembled with factor `m`, and `draw` random numbers per row and step
-    (("normal" or "uniform", n) or None), seeded from `seed`."""
+    `chunk` actions ensembled with factor `m` (or `execute` of each played open loop), and
+    `draw` random numbers per row and step (("normal" or "uniform", n) or None), seeded
+    from `seed`."""
 
     def __init__(
-        self, history: int, chunk: int, m: float, seed: int, draw: tuple[str, int] | None
+        self,
+        history: int,
+        chunk: int,
+        m: float,
+        seed: int,
+        draw: tuple[str, int] | None,
+        execute: int = 1,
     ) -> None:
+        if not 1 <= execute <= chunk:
+            raise ValueError(f"execute={execute} must lie in 1..chunk={chunk}")
         self.history, self.chunk, self.m, self.seed, self.draw = history, chunk, m, seed, draw
+        self.execute = execute
         self.reset()
 
     def reset(self) -> None:
@@ -55,6 +70,8 @@ class ActingState:
         self.preds: torch.Tensor | None = None  # (B, K ages, K steps, D); age 0 = newest
         self.valid: torch.Tensor | None = None  # (B, K ages) bool
         self.rngs: list[np.random.Generator] = []
+        self.plan: torch.Tensor | None = None  # (B, K, D): each row's chunk being played
+        self.played: torch.Tensor | None = None  # (B,) long: its actions played so far
 
     def start_episode(self, slot: int, episode: int) -> None:
         """Row `slot` of the coming calls is episode `episode`, from its first step."""
@@ -77,8 +94,10 @@ class ActingState:
         window = self._push(frames, fresh)
         draws = self._draws(n)
         flat = _map(window, lambda v: v.reshape(n * self.history, *v.shape[2:]))
-        new = predict(flat, None if draws is None else draws.to(_device(frames)))
-        return self._ensemble(new, fresh.to(new.device))
+        draws = None if draws is None else draws.to(_device(frames))
+        if self.execute > 1:
+            return self._play(flat, draws, fresh, predict)
+        return self._ensemble(predict(flat, draws), fresh.to(_device(frames)))
 
     def _push(self, frames: TensorObs, fresh: torch.Tensor) -> TensorObs:
         """The windows (B, H, ...) with `frames` appended; a fresh row's is H copies."""
@@ -110,6 +129,29 @@ class ActingState:
         else:
             rows = [rng.random(size) for rng in self.rngs]
         return torch.as_tensor(np.stack(rows), dtype=torch.float32)
+
+    def _play(
+        self, flat: TensorObs, draws: torch.Tensor | None, fresh: torch.Tensor, predict: Predict
+    ) -> torch.Tensor:
+        """This step's action per row, (B, D), from its chunk being played: a row that has
+        played `execute` actions of it (or is fresh) gets a new chunk first."""
+        n = len(fresh)
+        if self.played is None or self.plan is None or len(self.played) != n:
+            self.played = torch.full((n,), self.execute, dtype=torch.long)
+            self.plan = None
+        played = torch.where(fresh, torch.full_like(self.played, self.execute), self.played)
+        due = played >= self.execute
+        if bool(due.any()):
+            new = predict(flat, draws)
+            if self.plan is None:
+                self.plan = new.clone()
+            else:
+                self.plan[due.to(new.device)] = new[due.to(new.device)]
+            played = torch.where(due, torch.zeros_like(played), played)
+        assert self.plan is not None
+        action = self.plan[torch.arange(n, device=self.plan.device), played.to(self.plan.device)]
+        self.played = played + 1
+        return action
 
     def _ensemble(self, new: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
         """Add this step's chunk predictions (B, K, D) and return the temporal ensemble of
