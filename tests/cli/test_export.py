@@ -23,6 +23,7 @@ from helpers import run
 from minari.serialization import deserialize_space
 
 from protege.envs import Spaces
+from protege.export import export_program
 from protege.policies import ActorPolicy, PolicyArch
 
 ENVS = ("CartPole-v1", "Pendulum-v1")
@@ -180,10 +181,10 @@ def test_missing_onnx_packages_are_one_line_naming_the_extra(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from protege import policies
+    from protege import export
 
-    missing = (*policies.ONNX_PACKAGES, "protege_no_such_package")
-    monkeypatch.setattr(policies, "ONNX_PACKAGES", missing)
+    missing = (*export.ONNX_PACKAGES, "protege_no_such_package")
+    monkeypatch.setattr(export, "ONNX_PACKAGES", missing)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "policy.pt").write_bytes((runs["CartPole-v1"] / "policy.pt").read_bytes())
@@ -226,7 +227,7 @@ def test_dict_observations_are_refused_with_a_clear_error() -> None:
     obs = gym.spaces.Dict({"a": gym.spaces.Box(-1, 1, (2,), np.float32)})
     policy = ActorPolicy(Spaces(obs, gym.spaces.Discrete(2)))
     with pytest.raises(ConfigError, match="Dict observations"):
-        policy.export_program()
+        export_program(policy)
 
 
 def test_a_copied_or_corrupted_policy_is_refused_and_nothing_is_written(

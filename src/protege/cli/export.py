@@ -2,7 +2,7 @@
 
 RUN/policy.pt2 (a `torch.export` program, loaded by torch alone) always, and with --onnx
 RUN/policy.onnx (run by onnxruntime alone); both map a batch of observations to the
-policy's deterministic actions (`protege.policies.ActorPolicy.export`). Only runs whose
+policy's deterministic actions (`protege.export`). Only runs whose
 policy is protege's own network (policy.pt: BC, DAgger, IQ-Learn, SQIL) have one to export:
 an SB3 model or a tabular table is refused in one line that says what to do instead.
 """
@@ -66,8 +66,16 @@ def export_cmd(
     policy before it is written."""
     source = policy_file(run_dir)
     # torch is imported here, not at the top: `protege --help` stays fast
+    from protege.export import (
+        ONNX_FILE,
+        PROGRAM_FILE,
+        export_program,
+        require_onnx,
+        save_onnx,
+        save_program,
+    )
     from protege.jobs.common import load_run_policy
-    from protege.policies import ONNX_FILE, PROGRAM_FILE, ActorPolicy, require_onnx
+    from protege.policies import ActorPolicy
 
     if onnx:
         require_onnx()  # before anything is written
@@ -76,11 +84,11 @@ def export_cmd(
         assert isinstance(policy, ActorPolicy)
     else:  # a bare policy.pt
         policy = ActorPolicy.load(source)
-    program = policy.export_program()
-    pt2 = policy.export(run_dir / PROGRAM_FILE, program)
+    program = export_program(policy)
+    pt2 = save_program(policy, run_dir / PROGRAM_FILE, program)
     console.print(f"wrote {pt2}: torch.export.load(path).module()(obs) -> actions", soft_wrap=True)
     if onnx:
-        path = policy.export_onnx(run_dir / ONNX_FILE, program)
+        path = save_onnx(policy, run_dir / ONNX_FILE, program)
         console.print(
             f"wrote {path}: onnxruntime.InferenceSession(path).run(None, {{'obs': obs}})[0]"
             " -> actions",
