@@ -62,7 +62,9 @@ def _run_trials(
 
 @app.command("bench")
 def bench_cmd(
-    suite: str = typer.Argument(..., help="classic | pendulum | mujoco | tabular."),
+    suite: str = typer.Argument(
+        ..., help="classic | pendulum | mujoco | heads | tabular | imperfect."
+    ),
     seeds: int = typer.Option(3, min=1, help="Seeds 0..N-1 per algorithm and setting."),
     out: Path = typer.Option(Path("bench"), help="Runs and tables go to OUT/SUITE/."),
     algos: str | None = typer.Option(None, help="Only these algorithms (comma-separated)."),
@@ -70,19 +72,38 @@ def bench_cmd(
     episodes: str | None = typer.Option(
         None, help="Only these numbers of expert episodes (comma-separated)."
     ),
+    levels: str | None = typer.Option(
+        None, help="imperfect: only these demonstrator levels (25%,50%,75%,mixed,none)."
+    ),
     workers: int | None = typer.Option(None, min=1, help="Local processes (default: cores)."),
     ray: bool = typer.Option(False, "--ray", help="Run the trials on Ray Tune instead."),
     address: str | None = typer.Option(
         None, help="With --ray: an existing cluster's address (default: start a local Ray)."
     ),
 ) -> None:
-    """Run a named benchmark suite and write a markdown table (mean ± 95% CI over seeds)
-    beside the expert, a random policy and the published numbers.
+    """Run a named benchmark suite and write a markdown table (mean ± 95% CI over
+    seeds) beside the expert, a random policy and the published numbers.
 
-    classic: Ho & Ermon (2016)'s CartPole/Acrobot/MountainCar, 200-step limits, 1/4/7/10
-    trajectories. pendulum: Pendulum-v1, 20 episodes. mujoco: the five fixed-horizon
-    locomotion envs, 1/4/10/25 trajectories of the shipped experts (the mujoco extra).
+    classic: Ho & Ermon (2016)'s CartPole/Acrobot/MountainCar, 200-step limits,
+    1/4/7/10 trajectories.
+
+    pendulum: Pendulum-v1, 20 episodes.
+
+    mujoco: the five fixed-horizon locomotion envs, 1/4/10/25 trajectories of the
+    shipped experts (the mujoco extra).
+
+    heads: BC's policy heads on the tasks that tell them apart, with success rate
+    and cost per action.
+
     tabular: gridworlds and toy-text.
+
+    imperfect: demonstrators at about 25/50/75% of the expert (noise injected)
+    and a mixed set (10% expert) on CartPole, LunarLander, Pendulum and
+    HalfCheetah: T-REX, D-REX, preferences (1,000 labels), filtered/weighted BC
+    and DWBC beside BC and GAIL, with the demonstrator's score and whether the
+    learner beat it by 0.2 of the expert-random gap (--levels picks levels).
+    LunarLander and HalfCheetah take hours per run: use --ray or a background run.
+
     Finished runs are kept: the same command again only runs what is missing.
     """
     # here, not at the top: keeps torch and SB3 out of `protege --help`
@@ -93,7 +114,7 @@ def bench_cmd(
 
     spec = get_suite(suite)
     console.print(f"bench {suite}: {spec.description}; collecting demonstrations")
-    bench = plan_bench(spec, out, seeds, split(algos), split(envs), split(episodes))
+    bench = plan_bench(spec, out, seeds, split(algos), split(envs), split(episodes), split(levels))
     results = _run_trials(bench.trials, workers, ray, address, out / suite)
     md, table = write_bench(bench, tabulate(bench, results), out)
     console.print(md.read_text(), soft_wrap=True)

@@ -8,11 +8,15 @@ expert, a random policy and the published numbers.
     heads     BC's policy heads (mlp, gaussian, gmm, diffusion, history, chunk) on the
               tasks that tell them apart, with success rate and cost per action
     tabular   gridworlds and toy-text from 20 episodes of the optimal policy
+    imperfect demonstrators at about 25%, 50% and 75% of the expert (noise injected) and a
+              mixed dataset: T-REX, D-REX, preferences, filtered/weighted BC and DWBC
+              beside BC and GAIL, with the demonstrator's score (`imperfect`)
 
-Each (env, number of trajectories) is a `protege.experiments.sweep.Sweep` over the suite's
-algorithms and seeds 0..N-1, with demonstrations collected once (seed 0) and shared by every
-algorithm, so the table compares algorithms on the same data. Finished runs are kept:
-running the same bench again only runs what is missing.
+Each (env, number of trajectories, demonstrator level) is a `protege.experiments.sweep.Sweep`
+per algorithm over seeds 0..N-1, with demonstrations collected once (seed 0) and shared by
+every algorithm, so the table compares algorithms on the same data. A suite without levels
+records the env's expert as it is; `imperfect`'s levels record it with calibrated noise.
+Finished runs are kept: running the same bench again only runs what is missing.
 """
 
 from __future__ import annotations
@@ -22,10 +26,23 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from protege.envs import FIXED_HORIZON_ENVS
 from protege.errors import ConfigError
+from protege.experiments.imperfect import (
+    BEAT_MARGIN,
+    IMPERFECT_ALGOS,
+    IMPERFECT_ENVS,
+    IMPERFECT_EPISODES,
+    IMPERFECT_LEVELS,
+    IMPERFECT_NOISE,
+    IMPERFECT_SETTINGS,
+    Level,
+    beats_demonstrator,
+    collect_level,
+    mean_return,
+)
 from protege.experiments.sweep import (
     SUMMARY_KEYS,
     Sweep,
@@ -49,8 +66,14 @@ class Published:
 
 @dataclass(frozen=True)
 class Suite:
-    """A named benchmark: envs × numbers of expert episodes × algorithms, with per-algorithm
-    (and per-env) --set values and the published numbers to set beside ours."""
+    """A named benchmark: envs × numbers of expert episodes × demonstrator levels ×
+    algorithms, with per-algorithm (per-env, per-level) --set values and the published
+    numbers to set beside ours.
+
+    levels: the kinds of demonstrations (`imperfect.Level`), each with the row labels run on
+        it; none: the env's expert as it is, for every label. noise: per env, the noise kind
+        and each level's ε (`imperfect.IMPERFECT_NOISE`).
+    """
 
     name: str
     description: str
@@ -63,11 +86,33 @@ class Suite:
     variants: dict[str, str] = field(default_factory=dict)  # label -> the algorithm it runs
     excluded: tuple[tuple[str, str], ...] = ()  # (label, env) cells that do not apply
     extra_keys: tuple[str, ...] = ()  # metrics tabulated beside the return (success rate...)
+    levels: tuple[Level, ...] = ()
+    noise: dict[str, tuple[str, dict[str, float]]] = field(default_factory=dict)
 
-    def settings_for(self, algo: str, env: str) -> dict[str, Any]:
+    def settings_for(self, algo: str, env: str, level: str = "") -> dict[str, Any]:
         """The suite's --set values for `algo` (an algorithm or a variant's label) on `env`
-        (env-specific ones win)."""
-        return {**self.settings.get(algo, {}), **self.settings.get(f"{algo}@{env}", {})}
+        at demonstrator `level` (level-specific ones win over the label's, env-specific
+        ones over both)."""
+        keys = (algo, f"{algo}@{level}" if level else "", f"{algo}@{env}")
+        return {k: v for key in keys for k, v in self.settings.get(key, {}).items()}
+
+    def all_levels(self) -> tuple[Level, ...]:
+        """The suite's levels, or the one level of a suite without: the expert as it is."""
+        return self.levels or (Level("", self.algos),)
+
+    def level(self, name: str) -> Level:
+        """The level called `name`."""
+        return next(level for level in self.all_levels() if level.name == name)
+
+    def noise_of(self, env: str, level: Level) -> tuple[str, float] | None:
+        """(kind, ε) of `level`'s noisy episodes on `env`; None for a level without noise."""
+        if level.noise is None:
+            return None
+        if env not in self.noise:
+            raise ConfigError(f"suite {self.name}: no calibrated noise for {env}; add it to "
+                              "IMPERFECT_NOISE (python benchmarks/imperfect_noise.py)")  # fmt: skip
+        kind, eps = self.noise[env]
+        return kind, eps[level.noise]
 
     def algorithm(self, label: str) -> str:
         """The algorithm a row of the suite runs: a variant (e.g. "iq-learn-offline", IQ-Learn
@@ -261,6 +306,20 @@ SUITES: dict[str, Suite] = {
             algos=TABULAR_ALGOS,
             eval_episodes=100,
         ),
+        Suite(
+            "imperfect",
+            "learning from imperfect demonstrators (the expert with noise injected, scoring "
+            "about 25%/50%/75% of it; a mixed set, 10% expert; none: 1,000 preference "
+            "labels), 20 episodes each; LunarLander and HalfCheetah take hours per run: run "
+            "it on Ray or in the background",
+            envs=IMPERFECT_ENVS,
+            episodes=(IMPERFECT_EPISODES,),
+            algos=IMPERFECT_ALGOS,
+            variants={"bc-expert-part": "bc"},
+            settings=IMPERFECT_SETTINGS,
+            levels=IMPERFECT_LEVELS,
+            noise=IMPERFECT_NOISE,
+        ),
     ]
 }
 
@@ -282,13 +341,25 @@ def _select(given: Sequence[str] | None, known: Sequence[Any], what: str, suite:
     return [k for k in known if str(k) in given]
 
 
+class Cell(NamedTuple):
+    """One row of a suite's table: an algorithm label on an env, from a number of episodes
+    of a demonstrator level ("" for the expert as it is)."""
+
+    env: str
+    episodes: int
+    algo: str
+    level: str = ""
+
+
 @dataclass(frozen=True)
 class BenchPlan:
-    """The trials of a bench run and, per trial, its (env, episodes) cell."""
+    """The trials of a bench run and, per trial, its cell; per (env, episodes, level), the
+    demonstrator's mean return (its dataset's; NaN where there is none)."""
 
     suite: Suite
     trials: list[Trial]
-    cells: list[tuple[str, int, str]]  # (env, episodes, the suite's algorithm label)
+    cells: list[Cell]
+    demonstrators: dict[tuple[str, int, str], float] = field(default_factory=dict)
 
 
 def plan_bench(
@@ -298,34 +369,43 @@ def plan_bench(
     algos: Sequence[str] | None = None,
     envs: Sequence[str] | None = None,
     episodes: Sequence[str] | None = None,
+    levels: Sequence[str] | None = None,
 ) -> BenchPlan:
     """Every trial of the suite (settings checked before anything runs), after collecting
-    each (env, episodes) dataset once from the env's expert into OUT/SUITE/demos/."""
-    from protege.jobs.common import builtin_expert, collect
-
+    each (env, episodes, level) dataset once from the env's expert (with the level's noise)
+    into OUT/SUITE/demos/, shared by every algorithm of that cell."""
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1")
+    if levels and not suite.levels:
+        raise ConfigError(f"--levels: suite {suite.name} has no demonstrator levels; "
+                          "leave it out (suite imperfect has them)")  # fmt: skip
     out = Path(out).resolve() / suite.name
-    sweeps = suite_sweeps(
+    cells = bench_cells(
         suite, seeds,
         _select(algos, suite.algos, "algos", suite.name),
         _select(envs, suite.envs, "envs", suite.name),
         _select(episodes, suite.episodes, "episodes", suite.name),
+        _select(levels, [lv.name for lv in suite.levels], "levels", suite.name) or None,
     )  # fmt: skip
-    for *_, sweep in sweeps:  # a bad setting fails before any demonstration is collected
+    for _, sweep in cells:  # a bad setting fails before any demonstration is collected
         expand(sweep, out, {})
-    trials, cells = [], []
-    for env, n, label, sweep in sweeps:
-        demos = out / "demos" / f"{path_safe(env)}__{n}ep.npz"
-        if not demos.is_file():
-            expert = builtin_expert(env)
-            if expert is None:
-                raise ConfigError(f"suite {suite.name}: no built-in expert for {env}")
-            collect(env, expert, n, demos, seed=0)
-        for trial in expand(sweep, out, {env: str(demos)}):
-            trials.append(trial)
-            cells.append((env, n, label))
-    return BenchPlan(suite, trials, cells)
+    plan = BenchPlan(suite, [], [])
+    for cell, _ in cells:
+        level = suite.level(cell.level)
+        noise = suite.noise_of(cell.env, level)
+        try:
+            dataset, part = collect_level(cell.env, level, cell.episodes, out / "demos", noise)
+        except ConfigError as exc:
+            raise ConfigError(f"suite {suite.name}: {exc}") from None
+        key = (cell.env, cell.episodes, cell.level)
+        if key not in plan.demonstrators:
+            plan.demonstrators[key] = mean_return(dataset)
+        demos = part if cell.algo in level.expert_part else dataset
+        sweep = _sweep(suite, cell, seeds, dataset)
+        for trial in expand(sweep, out, {cell.env: None if demos is None else str(demos)}):
+            plan.trials.append(trial)
+            plan.cells.append(cell)
+    return plan
 
 
 def suite_sweeps(
@@ -335,37 +415,69 @@ def suite_sweeps(
     envs: Sequence[str] | None = None,
     episodes: Sequence[int] | None = None,
 ) -> list[tuple[str, int, str, Sweep]]:
-    """One single-algorithm sweep per (env, episodes, algorithm label), with its --set
-    values."""
+    """One single-algorithm sweep per (env, episodes, level, algorithm label), with its
+    --set values, as (env, episodes, label, sweep); `bench_cells` says the level too."""
+    return [
+        (cell.env, cell.episodes, cell.algo, sweep)
+        for cell, sweep in bench_cells(suite, seeds, algos, envs, episodes)
+    ]
+
+
+def bench_cells(
+    suite: Suite,
+    seeds: int,
+    algos: Sequence[str] | None = None,
+    envs: Sequence[str] | None = None,
+    episodes: Sequence[int] | None = None,
+    levels: Sequence[str] | None = None,
+) -> list[tuple[Cell, Sweep]]:
+    """Every cell of the suite (or of the envs, episodes, levels and labels given) with its
+    single-algorithm sweep; a level runs only its own labels."""
     cells = [
-        (env, n, algo)
+        Cell(env, n, algo, level.name)
         for env in envs or suite.envs
         for n in episodes or suite.episodes
+        for level in suite.all_levels()
+        if not levels or level.name in levels
         for algo in algos or suite.algos
-        if suite.applies(algo, env)
+        if algo in level.algos and suite.applies(algo, env)
     ]
-    return [(env, n, algo, _sweep(suite, env, n, algo, seeds)) for env, n, algo in cells]
+    return [(cell, _sweep(suite, cell, seeds)) for cell in cells]
 
 
-def _sweep(suite: Suite, env: str, n: int, label: str, seeds: int) -> Sweep:
-    name = f"{path_safe(env)}__{n}ep" + (f"__{label}" if label in suite.variants else "")
+def _sweep(suite: Suite, cell: Cell, seeds: int, dataset: Path | None = None) -> Sweep:
+    """The cell's sweep; "{dataset}" in a setting becomes the level's dataset (DWBC's
+    unlabelled set), once it is collected."""
+    level = suite.level(cell.level)
+    name = f"{path_safe(cell.env)}__{cell.episodes}ep" + (f"__{level.tag}" if level.tag else "")
+    name += f"__{cell.algo}" if cell.algo in suite.variants else ""
+    fixed = suite.settings_for(cell.algo, cell.env, cell.level)
+    if dataset is not None:
+        fixed = {k: v.replace("{dataset}", str(dataset)) if isinstance(v, str) else v
+                 for k, v in fixed.items()}  # fmt: skip
     return Sweep(
-        name, [suite.algorithm(label)], [env], list(range(seeds)),
-        fixed=suite.settings_for(label, env), eval_episodes=suite.eval_episodes,
-        source=f"suite {suite.name}",
+        name, [suite.algorithm(cell.algo)], [cell.env], list(range(seeds)),
+        fixed=fixed, eval_episodes=suite.eval_episodes, source=f"suite {suite.name}",
     )  # fmt: skip
 
 
 def tabulate(plan: BenchPlan, results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (env, episodes, algorithm) with mean and 95% CI over seeds, the expert
-    and random policy on the same evaluation seeds, and the published number where known."""
-    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
+    """One row per cell (env, episodes, level, algorithm) with mean and 95% CI over seeds,
+    the expert and random policy on the same evaluation seeds, the published number where
+    known and, in a suite with levels, the demonstrator: its mean return and normalised
+    score (by the row's expert and random returns), the learner's margin over it and
+    whether that is at least `imperfect.BEAT_MARGIN`."""
+    groups: dict[Cell, list[dict[str, Any]]] = defaultdict(list)
     for cell, result in zip(plan.cells, results, strict=True):
         groups[cell].append(result)
     rows = []
-    for (env, n, algo), rs in groups.items():
+    for (env, n, algo, level), rs in groups.items():
         keys = (*SUMMARY_KEYS, "epic_to_true", *plan.suite.extra_keys)
-        row = {"env": env, "episodes": n, "algo": algo, **summarize(rs, keys)}
+        row: dict[str, Any] = {"env": env, "episodes": n, "algo": algo}
+        row.update({"level": level} if plan.suite.levels else {})
+        row.update(summarize(rs, keys))
+        if plan.suite.levels:
+            row.update(_demonstrator(row, plan.demonstrators.get((env, n, level), math.nan)))
         paper = plan.suite.published.get((algo, env, n))
         expert_paper = plan.suite.published.get(("expert", env, n))
         row["published_mean"] = paper.mean if paper else math.nan
@@ -374,6 +486,21 @@ def tabulate(plan: BenchPlan, results: Sequence[dict[str, Any]]) -> list[dict[st
         row["verdict"] = verdict(row["return_mean"], paper)
         rows.append(row)
     return rows
+
+
+def _demonstrator(row: dict[str, Any], demo_return: float) -> dict[str, Any]:
+    """The demonstrator's columns of a row: its mean return, its normalised score (by the
+    row's expert and random returns), the learner's margin over it and the verdict."""
+    expert, random = row["expert_return_mean"], row["random_return_mean"]
+    gap = expert - random
+    score = (demo_return - random) / gap if abs(gap) > 1e-12 else math.nan
+    margin = row["normalized_score"] - score
+    return {
+        "demonstrator_return": demo_return,
+        "demonstrator_score": score,
+        "margin": margin,
+        "beats_demonstrator": beats_demonstrator(row["normalized_score"], score),
+    }
 
 
 def verdict(ours: float, paper: Published | None) -> str:
@@ -397,22 +524,31 @@ def markdown(plan: BenchPlan, rows: Sequence[dict[str, Any]]) -> str:
     suite = plan.suite
     sources = sorted({p.source for p in suite.published.values()})
     epic = any(not math.isnan(r["epic_to_true"]) for r in rows)
-    head = ["env", "expert episodes", "algorithm", "seeds", "return", "normalised score"]
+    levels = bool(suite.levels)
+    head = ["env", "episodes", "demonstrations"] if levels else ["env", "expert episodes"]
+    head += ["algorithm", "seeds", "return", "normalised score"]
     head += ["EPIC to true"] if epic else []
     extra = [k for k in suite.extra_keys if any(not math.isnan(r[k]) for r in rows)]
     head += [EXTRA_HEADINGS.get(k, k) for k in extra]
+    head += DEMONSTRATOR_HEADINGS if levels else []
     head += ["expert", "random"]
     head += ["published", "published expert", "vs published"] if sources else []
     lines = [f"## protege bench {suite.name}: {suite.description}", "",
              "| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]  # fmt: skip
+    order = [level.name for level in suite.all_levels()]
     for r in sorted(rows, key=lambda r: (suite.envs.index(r["env"]), r["episodes"],
+                                         order.index(r.get("level", "")),
                                          suite.algos.index(r["algo"]))):  # fmt: skip
         seeds = str(r["seeds"]) + (f" ({r['failed']} failed)" if r["failed"] else "")
-        cells = [r["env"], str(r["episodes"]), r["algo"], seeds,
-                 _pm(r["return_mean"], r["return_mean_ci95"]),
-                 _pm(r["normalized_score"], r["normalized_score_ci95"], 2)]  # fmt: skip
+        cells = [r["env"], str(r["episodes"])] + ([r["level"]] if levels else [])
+        cells += [r["algo"], seeds, _pm(r["return_mean"], r["return_mean_ci95"]),
+                  _pm(r["normalized_score"], r["normalized_score_ci95"], 2)]  # fmt: skip
         cells += [_pm(r["epic_to_true"], r["epic_to_true_ci95"], 3)] if epic else []
         cells += [_pm(r[k], r[f"{k}_ci95"], EXTRA_DIGITS.get(k, 2)) for k in extra]
+        if levels:
+            cells += [_pm(r["demonstrator_return"], math.nan),
+                      _pm(r["demonstrator_score"], math.nan, 2),
+                      _signed(r["margin"]), r["beats_demonstrator"] or "–"]  # fmt: skip
         cells += [_pm(r["expert_return_mean"], math.nan), _pm(r["random_return_mean"], math.nan)]
         if sources:
             cells += [_pm(r["published_mean"], r["published_std"]),
@@ -423,6 +559,14 @@ def markdown(plan: BenchPlan, rows: Sequence[dict[str, Any]]) -> str:
         f"Ours: mean ± 95% CI over seeds of the mean return on {suite.eval_episodes} "
         "evaluation episodes (seeds 10000+); expert and random on the same episodes.",
     ]
+    if levels:
+        lines += [
+            "Demonstrator: the mean return of the level's dataset (seeds 0+; mixed: all of "
+            "it), normalised by the row's expert and random returns; margin: the learner's mean "
+            "normalised score minus the demonstrator's; 'beats' when the margin is at least "
+            f"{BEAT_MARGIN} (a fifth of the expert-random gap). Demonstrations 'none': "
+            "preference comparisons from 1,000 simulated labels, no demonstrator."
+        ]
     if sources:
         lines += [
             f"Published: mean ± std from {', '.join(sources)}; 'vs published' compares our "
@@ -435,6 +579,15 @@ def markdown(plan: BenchPlan, rows: Sequence[dict[str, Any]]) -> str:
             )
         ]
     return "\n".join(lines) + "\n"
+
+
+DEMONSTRATOR_HEADINGS = ["demonstrator", "demonstrator score", "margin",
+                         f"beats by ≥ {BEAT_MARGIN}"]  # fmt: skip
+"""Columns of a suite with demonstrator levels (`Suite.levels`), after the learner's."""
+
+
+def _signed(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:+.2f}"
 
 
 EXTRA_HEADINGS = {
