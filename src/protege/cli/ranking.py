@@ -6,6 +6,7 @@ protege collect Pendulum-v1 --episodes 4 --noise-schedule 0.6,0.8,1.0 --out mixe
 protege train t-rex --env Pendulum-v1 --demos mixed.npz --out runs/t-rex --learner sac
 protege train d-rex --env CartPole-v1 --demos demos.npz --out runs/d-rex --steps 60000
 protege train preferences --env Pendulum-v1 --out runs/prefs --learner sac --steps 20000
+protege train preferences --env Pendulum-v1 --out runs/mine --set labeller=human
 protege compare-rewards runs/t-rex runs/d-rex
 """
 
@@ -141,6 +142,13 @@ def _command(name: str) -> Callable[..., None]:
             f"{'n/a' if tau is None else f'{tau:.2f}'} · paid '{metrics['reward_transform']}'"
             f" · {metrics['env_steps']} env steps in {metrics['train_seconds']:.1f} s"
         )
+        if metrics.get("ranked_by") in ("synthetic", "human"):  # preferences' own labels
+            who = "yours" if metrics["ranked_by"] == "human" else "the simulated labeller's"
+            stop = ", labelling stopped with Q" if metrics.get("labelling_stopped") else ""
+            console.print(
+                f"labels: {metrics['queries']} answers, {who}{stop}; kept with their episodes "
+                f"in {out / 'rounds' / 'preferences.npz'}"
+            )
         console.print(
             f"run written to {out} (policy.zip, reward.pt2, reward.json, progress.csv, "
             "metrics.json)"

@@ -5,10 +5,12 @@ speak of (`save_preferences` stores them with the dataset):
 
 - a **ranking** of episodes, best first: from their returns, from the noise injected into
   them (`protege collect --noise-schedule`), from a person's ratings (`protege record
-  --rate`), or given by a person (`episode_ranking`);
+  --rate`), or given by a person (`protege record --rank`, `protege rank`), read back
+  best first by `episode_ranking`;
 - **preferences**: segment A (episode, start, stop) against segment B, labelled with
-  P(A is preferred), from a person or made up from true returns by a simulated labeller
-  (`synthetic_preferences`), or from a ranking (`preferences_from_ranking`).
+  P(A is preferred), from a person (the pairs to ask about: `segment_pairs`) or made up
+  from true returns by a simulated labeller (`synthetic_preferences`), or from a ranking
+  (`preferences_from_ranking`).
 
 Paper: Christiano et al. (2017), "Deep Reinforcement Learning from Human Preferences"
 (segment pairs, the Bradley-Terry model); Lee et al. (2021), "B-Pref" (simulated teachers:
@@ -246,21 +248,11 @@ def synthetic_preferences(
     if not 0.0 <= error <= 1.0:
         raise ConfigError(f"error must lie in [0, 1] (a mistake's probability), not {error}")
     boltzmann_probability(0.0, 0.0, rationality)  # checks rationality
-    usable = [i for i, t in enumerate(trajs) if len(t) > 0]
-    if not (len(usable) > 1 or (usable and len(trajs[usable[0]]) > segment_length)):
-        raise DatasetError(
-            "the episodes hold no two different segments to compare; collect more episodes "
-            "or use shorter segments"
-        )
+    usable = _usable_episodes(trajs, segment_length)
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(pairs):
-        a = b = Segment(0, 0, 0)
-        while a == b:  # a segment against itself says nothing: draw again
-            ea, eb = (usable[int(k)] for k in rng.integers(len(usable), size=2))
-            n = min(segment_length, len(trajs[ea]), len(trajs[eb]))
-            sa, sb = (int(rng.integers(len(trajs[e]) - n + 1)) for e in (ea, eb))
-            a, b = Segment(ea, sa, sa + n), Segment(eb, sb, sb + n)
+        a, b = _draw_pair(trajs, usable, segment_length, rng)
         p = boltzmann_probability(segment_return(trajs, a), segment_return(trajs, b), rationality)
         draw, mistake = rng.random(), rng.random()  # always both: the stream stays aligned
         if soft:
@@ -271,6 +263,51 @@ def synthetic_preferences(
                 label = 1.0 - label
         out.append(Preference(a, b, label))
     return out
+
+
+def segment_pairs(
+    trajs: Sequence[Trajectory], pairs: int, segment_length: int, *, seed: int = 0
+) -> list[tuple[Segment, Segment]]:
+    """Random segment pairs to ask someone about, unlabelled (a person labels them:
+    `protege train preferences --set labeller=human`); drawn as `synthetic_preferences`
+    draws its pairs, so the episodes need no rewards.
+
+    Raises:
+        DatasetError: the episodes hold no two different segments.
+        ConfigError: `pairs` < 0 or `segment_length` < 1.
+    """
+    if pairs < 0 or segment_length < 1:
+        raise ConfigError(
+            f"pairs must be >= 0 and segment_length >= 1, not {pairs} and {segment_length}"
+        )
+    usable = _usable_episodes(trajs, segment_length)
+    rng = np.random.default_rng(seed)
+    return [_draw_pair(trajs, usable, segment_length, rng) for _ in range(pairs)]
+
+
+def _usable_episodes(trajs: Sequence[Trajectory], segment_length: int) -> list[int]:
+    """The episodes with steps, checked to hold two different segments between them."""
+    usable = [i for i, t in enumerate(trajs) if len(t) > 0]
+    if not (len(usable) > 1 or (usable and len(trajs[usable[0]]) > segment_length)):
+        raise DatasetError(
+            "the episodes hold no two different segments to compare; collect more episodes "
+            "or use shorter segments"
+        )
+    return usable
+
+
+def _draw_pair(
+    trajs: Sequence[Trajectory], usable: list[int], segment_length: int, rng: np.random.Generator
+) -> tuple[Segment, Segment]:
+    """Two episodes of `usable` (uniformly; the same one may be drawn twice) and in each a
+    segment of the same length, min(`segment_length`, both lengths), at a uniform start."""
+    a = b = Segment(0, 0, 0)
+    while a == b:  # a segment against itself says nothing: draw again
+        ea, eb = (usable[int(k)] for k in rng.integers(len(usable), size=2))
+        n = min(segment_length, len(trajs[ea]), len(trajs[eb]))
+        sa, sb = (int(rng.integers(len(trajs[e]) - n + 1)) for e in (ea, eb))
+        a, b = Segment(ea, sa, sa + n), Segment(eb, sb, sb + n)
+    return a, b
 
 
 def preferences_from_ranking(

@@ -231,10 +231,11 @@ ALGORITHMS: dict[str, Algorithm] = {
             "preferences", "ranking", "DRLHP (Christiano et al. 2017)",
             "a reward fitted by Bradley-Terry to pairwise preferences between segments of the "
             "learner's own rollouts, queried a few per round where the reward ensemble "
-            "disagrees most, labelled by a simulated labeller from the true reward (or "
-            "taken from preferences stored with --demos), while an SB3 learner trains on it.",
+            "disagrees most, labelled by a simulated labeller from the true reward, by you in "
+            "a window (--set labeller=human), or taken from preferences stored with --demos, "
+            "while an SB3 learner trains on it.",
             f"{_RANK}.preferences:PreferencesConfig", f"{_RANK}.preferences:train_preferences",
-            flags=_ADV_FLAGS, unit="env step", resumable=False, needs_demos=False,
+            flags=_ADV_FLAGS, unit="env step", needs_demos=False,
             smoke=("n_envs=2", "learner_kwargs.n_steps=64", "learner_kwargs.batch_size=64",
                    "log_every=128", "eval_every=0", "reward.epochs=2", "reward.ensemble=2",
                    "rounds=2", "queries_per_round=10", "candidates=50", "rollout_episodes=2"),

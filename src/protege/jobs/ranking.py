@@ -16,9 +16,13 @@ metrics.json     returns vs the expert and a random policy on the same seeds; th
                  the queries asked and Kendall's τ of the learned and true returns
 rounds/          preferences without --demos: round_000.npz, ... the episodes each round
                  rolled out for its queries (the data the run learned from: `protege
-                 compare-rewards` and `protege eval` read them)
-checkpoints/     ALGO.pt: the fitted reward, then the learner every `CHECKPOINT_EVERY` rows
-                 (not for preferences, which does not resume)
+                 compare-rewards` and `protege eval` read them); preferences (unless the
+                 labels are the dataset's): preferences.npz, the run's preferences dataset,
+                 every episode a label speaks of and every label (a person's written the
+                 moment it is given), which `--demos` takes back as stored labels
+checkpoints/     ALGO.pt: the fitted reward, then the learner every `CHECKPOINT_EVERY` rows;
+                 preferences: the labels, the reward and the learner at each round's fit,
+                 every `CHECKPOINT_EVERY` learner rows and at each round's end
 
 cfg = build_config("t-rex", learner="sac", steps=20_000)
 metrics = train_run("t-rex", "Pendulum-v1", "runs/t-rex", cfg, demos="ranked.npz")
@@ -67,8 +71,11 @@ RANKED_BY = {
     "rating": "their rating",
     "return": "their return",
     "synthetic": "a simulated labeller from the true reward",
+    "human": "a person in a window",
     "dataset": "the preferences stored with the dataset",
 }
+LABELS = "preferences.npz"
+"""The run's preferences dataset inside rounds/ (preferences): episodes and labels."""
 PAID = {
     "standardize": "standardised on the ranked episodes' steps (zero mean, unit spread)",
     "positive": "standardised, then shifted so every ranked step pays >= 0 (staying alive pays)",
@@ -122,9 +129,9 @@ def train_run(
     The fitted reward and then the learner are checkpointed (checkpoints/ALGO.pt) where
     the algorithm resumes; `resume` continues an interrupted run from there (from the
     start when there is none yet). `demos` may be None where the catalog entry needs none
-    (preferences: its labeller reads the env's reward); a dataset's stored preferences are
-    then the labels. `seed` is unused: the pairs, reward nets, learner and envs are seeded
-    by `cfg.seed`.
+    (preferences: its labeller reads the env's reward, or a person answers); a dataset's
+    stored preferences are then the labels. `seed` is unused: the pairs, reward nets,
+    learner and envs are seeded by `cfg.seed`.
     """
     entry = catalog.get(algo)
     cls, train = entry.config_class(), entry.train_fn()
@@ -145,11 +152,18 @@ def train_run(
     extra: dict[str, Any] = {}
     if isinstance(cfg, PreferencesConfig) and data is not None:
         extra["preferences"] = data.preferences  # stored labels: no labeller needed
+    person = isinstance(cfg, PreferencesConfig) and cfg.labeller == "human"
+    if person and not extra.get("preferences"):  # before the run directory: nothing written
+        from protege.experts.human import require_display  # here: pygame for a person
+
+        require_display("--set labeller=human")
     expert = expert if expert is not None else default_expert(env_id)
     config = run_config(
         algo, env_id, cfg, demos=demos_path, expert=expert, eval_episodes=eval_episodes
     )
     run = open_run(out, config, overwrite, resume)
+    if isinstance(cfg, PreferencesConfig):
+        extra["labels"] = run / ROUNDS / LABELS  # every answer, kept as it comes
     logged = [CSVLogger(run / PROGRESS), *callbacks]
     try:
         result = train(
@@ -165,7 +179,9 @@ def train_run(
         raise DatasetError(f"{demos_path}: {exc}") from None
     if isinstance(result, PreferencesResult) and data is None:
         for i, episodes in enumerate(result.rounds):  # the data it learned from, kept
-            save_trajectories(run / ROUNDS / f"round_{i:03d}.npz", episodes, env_id)
+            if episodes:  # none where the person had stopped labelling
+                path = run / ROUNDS / f"round_{i:03d}.npz"  # a resumed run's own: replaced
+                save_trajectories(path, episodes, env_id, overwrite=True)
     save_sb3(result.model, run / SB3_POLICY)
     if result.best.state is not None:  # the best in-training evaluation's weights
         final = {k: v.detach().clone() for k, v in result.model.policy.state_dict().items()}

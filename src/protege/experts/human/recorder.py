@@ -3,9 +3,11 @@
 `record` opens a `Teleop` window on the env's rgb render; a person plays episodes and keeps
 (K / Enter) or discards (D / Backspace) each one; with `rate`, each kept episode is then
 rated 1-5 (keys 1..5; kept in its `meta` as "rating", what `episode_ranking(by="rating")`
-ranks by). Every kept episode is written at once, so closing the window never loses what
-was kept. `Recorder` is one session, advanced one frame
-per `step()`; tests drive it frame by frame (or pass ``on_frame`` to `record`).
+ranks by); with `rank`, once all are kept the person orders them best-first in the same
+window (`ranker`: each one replays from its reset seed), and the ranking is stored with
+the dataset (what `protege train t-rex` ranks by). Every kept episode is written at once,
+so closing the window never loses what was kept. `Recorder` is one session, advanced one
+frame per `step()`; tests drive it frame by frame (or pass ``on_frame`` to `record`).
 """
 
 from __future__ import annotations
@@ -26,16 +28,19 @@ from protege.data.types import Trajectory, obs_stack  # noqa: E402
 from protege.envs import Spaces, make_env  # noqa: E402
 from protege.errors import ConfigError  # noqa: E402
 from protege.experts.human.keymaps import KeyMap, default_fps, keymap_for  # noqa: E402
+from protege.experts.human.ranker import Ranker, entries_for  # noqa: E402
 from protege.experts.human.teleop import (  # noqa: E402
     AMBER,
     BLUE,
     GREEN,
     RED,
     Color,
+    FrameInput,
     Teleop,
     _env_action,
     _render,
 )
+from protege.experts.human.window import require_display  # noqa: E402
 
 __all__ = ["RecordResult", "Recorder", "record"]
 
@@ -60,6 +65,10 @@ class RecordResult:
         progress, or finished but not yet kept); 0 when none.
     closed_early: the window was closed (or Esc) before all episodes were kept.
     path: where the kept episodes were written (None when not writing).
+    seeds: the reset seed of each kept episode (it replays from there).
+    ranking: the kept episodes' indices, best first, as the person ranked them (`rank`;
+        None when not ranked).
+    unranked: why a ranking asked for was not made ("" when it was, or was not asked).
     """
 
     kept: list[Trajectory] = field(default_factory=list)
@@ -67,6 +76,9 @@ class RecordResult:
     lost_steps: int = 0
     closed_early: bool = False
     path: Path | None = None
+    seeds: list[int] = field(default_factory=list)
+    ranking: list[int] | None = None
+    unranked: str = ""
 
     def summary(self) -> str:
         """One or two lines for the terminal."""
@@ -78,6 +90,10 @@ class RecordResult:
             line += f", rated {', '.join(ratings)}"
         if self.discarded:
             line += f"; discarded {self.discarded}"
+        if self.ranking is not None:
+            line += f"\nranked best first: episodes {', '.join(map(str, self.ranking))}"
+        elif self.unranked:
+            line += f"\nnot ranked: {self.unranked}"
         if self.lost_steps:
             line += (
                 f"\nthe window closed before the last episode was kept: its {self.lost_steps} "
@@ -96,9 +112,12 @@ class Recorder:
     start_paused: real-time episodes wait for an action key (or SPACE) before they run.
     rate: after K, ask for a rating 1-5 (keys 1..5), stored in the episode's meta as
         "rating"; D still discards it then.
+    rank: once all episodes are kept (at least two), the person ranks them best-first
+        (`ranker.Ranker`, replaying each in `env`); `on_rank` gets the ranking.
 
     States: "paused", "recording", "over" (waiting for K keep / D discard), "rating"
-    (waiting for 1..5, with `rate`), "done".
+    (waiting for 1..5, with `rate`), "ranking" (with `rank`: `ranker` is the session),
+    "done".
     """
 
     def __init__(
@@ -110,12 +129,20 @@ class Recorder:
         seed: int = 0,
         start_paused: bool = True,
         rate: bool = False,
+        rank: bool = False,
+        on_rank: Callable[[list[int]], None] | None = None,
     ) -> None:
         if episodes < 1:
             raise ConfigError(f"episodes must be at least 1, got {episodes}")
+        if rank and episodes < 2:
+            raise ConfigError(
+                f"ranking orders several episodes, and --episodes is {episodes}; record at "
+                "least 2 to rank them"
+            )
         self.env, self.teleop, self.episodes = env, teleop, episodes
         self.on_keep, self.seed, self.start_paused = on_keep, seed, start_paused
-        self.rate = rate
+        self.rate, self.rank, self.on_rank = rate, rank, on_rank
+        self.ranker: Ranker | None = None
         self.result = RecordResult()
         self.attempt = 0
         self.frame = 0
@@ -152,17 +179,26 @@ class Recorder:
         if self.on_keep is not None:
             self.on_keep(traj)
         self.result.kept.append(traj)
-        if len(self.result.kept) >= self.episodes:
-            self.state = "done"
-        else:
+        self.result.seeds.append(self.seed + self.attempt - 1)
+        if len(self.result.kept) < self.episodes:
             self._new_episode()
+        elif self.rank:
+            self.ranker = Ranker(entries_for(self.result.kept, self.result.seeds), self.env,
+                                 self.teleop.fps)  # fmt: skip
+            self.state = "ranking"
+        else:
+            self.state = "done"
 
     def step(self) -> bool:
         """Process one frame: keys, at most the frame's env steps, drawing. False when done."""
         if self.state == "done":
             return False
         inp = self.teleop.poll()
+        if self.state == "ranking":
+            return self._rank_step(inp)
         if inp.quit:
+            if self.rank:
+                self.result.unranked = "the window closed before every episode was kept"
             self.result.closed_early = True
             self.result.lost_steps = len(self.acts)
             self.state = "done"
@@ -196,6 +232,23 @@ class Recorder:
                     break
         if self.state != "done":
             self._draw()
+        self.frame += 1
+        self.teleop.tick()
+        return self.state != "done"
+
+    def _rank_step(self, inp: FrameInput) -> bool:
+        """A frame of the ranking: the person's keys, then the list and a replay."""
+        assert self.ranker is not None
+        self.ranker.feed(inp)
+        if self.ranker.state == "done":
+            self.state = "done"
+            self.result.ranking = self.ranker.ranking
+            if self.ranker.ranking is None:
+                self.result.unranked = "the window closed before the ranking was saved"
+            elif self.on_rank is not None:
+                self.on_rank(self.ranker.ranking)
+        else:
+            self.ranker.draw(self.teleop, f"{len(self.result.kept)} episodes kept")
         self.frame += 1
         self.teleop.tick()
         return self.state != "done"
@@ -242,6 +295,7 @@ def record(
     overwrite: bool = False,
     on_frame: Callable[[Recorder], None] | None = None,
     rate: bool = False,
+    rank: bool = False,
 ) -> RecordResult:
     """A person plays `env_id` in a window; the episodes they keep become a dataset.
 
@@ -255,26 +309,42 @@ def record(
     on_frame: called before each frame with the `Recorder` (scripted input, tests).
     rate: ask for a rating 1-5 of each kept episode (keys 1..5), kept in its meta as
         "rating" and written with it.
+    rank: once all `episodes` (at least 2) are kept, the person orders them best-first in
+        the window; the ranking is stored with the dataset (`save_preferences`), the one
+        `protege train t-rex` ranks by. Closing the window first stores none (the episodes
+        stay).
 
-    Every error a user can cause (no key map, a bad one, an existing `out`) is raised
-    before the window opens.
+    Every error a user can cause (no display, no key map, a bad one, an existing `out`,
+    `rank` with one episode) is raised before the window opens and before anything is
+    written.
     """
+    require_display("protege record")
+    if rank and episodes < 2:
+        raise ConfigError(
+            f"--rank orders several episodes, and --episodes is {episodes}; record at least "
+            "2 to rank them"
+        )
     km = keymap if isinstance(keymap, KeyMap) else keymap_for(env_id, keymap)
     env = make_env(env_id, render_mode="rgb_array")
     try:
         km.check(env.action_space, env_id)
-        on_keep = None
+        on_keep = on_rank = None
         if out is not None:
-            from protege.data.storage import DatasetWriter
+            from protege.data.storage import DatasetWriter, save_preferences
 
             on_keep = DatasetWriter(out, env_id, Spaces.of(env), overwrite=overwrite).add
+
+            def on_rank(ranking: list[int]) -> None:  # the episodes are on disk: add it
+                save_preferences(out, [], ranking)
+
         frame_rate = default_fps(env, km) if fps is None else fps
         teleop = Teleop(
             km, env.action_space, fps=frame_rate, ramp_fps=frame_rate or default_fps(env, km),
             title=f"protege record · {env_id}",
         )  # fmt: skip
         try:
-            rec = Recorder(env, teleop, episodes, on_keep, seed, rate=rate)
+            rec = Recorder(env, teleop, episodes, on_keep, seed, rate=rate, rank=rank,
+                           on_rank=on_rank)  # fmt: skip
             rec.result.path = None if out is None else Path(out)
             while rec.running:
                 if on_frame is not None:
