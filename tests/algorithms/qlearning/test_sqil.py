@@ -21,10 +21,11 @@ def expert_demos(env_id: str, episodes: int):  # noqa: ANN201
 @pytest.mark.slow
 def test_pendulum_from_20_episodes_reaches_90_percent_of_expert() -> None:
     expert, demos = expert_demos("Pendulum-v1", 20)
-    # measured (10 held-out episodes along the way): -713 after 1,500 env steps, -152 after
-    # 2,500, -171 after 3,500, -122 after 5,500 (the expert about -140, random -1,200)
-    result = train_sqil(demos, env_spaces("Pendulum-v1"), SQILConfig(steps=3500), env="Pendulum-v1")
-    assert result.env_steps == 3500
+    # benchmarks/seeds.py (seeds 0-4, each its own demonstrations): after 3,500 env steps
+    # 0.94 / 0.41 / 0.24 / 0.26 / 0.13 normalised (seed 0 alone had passed); after 6,000
+    # 0.99 / 0.98 / 0.99 / 0.96 / 1.00
+    result = train_sqil(demos, env_spaces("Pendulum-v1"), SQILConfig(steps=6000), env="Pendulum-v1")
+    assert result.env_steps == 6000
     comparison = compare_with_expert("Pendulum-v1", result.policy, expert, episodes=20)
     assert comparison.normalized_score >= 0.9, comparison.metrics()
 

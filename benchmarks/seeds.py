@@ -1,0 +1,204 @@
+"""Do the learning tests' claims hold on other seeds? (issue #17)
+
+Each learning test of the adversarial and soft-Q families holds one claim on one seed (the
+suite must stay under 10 minutes on 2 cores). This script runs the same claims, with the
+same settings and budgets, on seeds 0..N-1, each seed drawing its own demonstrations
+(rollout seed 1000·s; s = 0 is the test's) and fitting with seed s, and prints one row per
+claim: the figure on each seed, how many pass, and whether it holds on a majority of 4
+in 5 (rounded up for other N).
+
+    python benchmarks/seeds.py                      # every claim, 5 seeds, one process per core
+    python benchmarks/seeds.py --claims gail-cartpole,sqil-pendulum --seeds 3 --workers 1
+
+One torch thread per process. A whole run takes about half an hour of CPU on this
+project's machine (2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One learning test's claim: `run(seed, steps)` returns the figure on `seed` with the
+    training budget `steps` (the test's: `steps`), which passes at `threshold` or above."""
+
+    name: str
+    test: str
+    run: Callable[[int, int], float]
+    steps: int
+    threshold: float
+    unit: str
+
+
+def _demos(env_id: str, episodes: int, seed: int):  # noqa: ANN202
+    from protege.data import flatten_trajectories, rollout
+    from protege.experts.scripted import scripted_expert
+
+    expert = scripted_expert(env_id).act
+    return expert, flatten_trajectories(rollout(env_id, expert, episodes, seed=1000 * seed))
+
+
+def _cartpole_return(policy: object) -> float:
+    from protege.evaluation import evaluate_returns
+
+    return evaluate_returns("CartPole-v1", policy, episodes=20, seed=10_000).mean
+
+
+def _normalised(env_id: str, policy: object, expert: object) -> float:
+    from protege.evaluation import compare_with_expert
+
+    return compare_with_expert(env_id, policy, expert, episodes=20).normalized_score
+
+
+def _adversarial_cartpole(algo: str, seed: int, steps: int) -> float:
+    from protege.algorithms import adversarial
+
+    train, config = {"gail": (adversarial.train_gail, adversarial.GAILConfig),
+                     "airl": (adversarial.train_airl, adversarial.AIRLConfig)}[algo]  # fmt: skip
+    _, demos = _demos("CartPole-v1", 10, seed)
+    cfg = config(steps=steps, eval_every=5_000, target_return=475, seed=seed)
+    return _cartpole_return(train(demos, None, cfg, env="CartPole-v1").policy)
+
+
+def gail_cartpole(seed: int, steps: int) -> float:
+    return _adversarial_cartpole("gail", seed, steps)
+
+
+def airl_cartpole(seed: int, steps: int) -> float:
+    return _adversarial_cartpole("airl", seed, steps)
+
+
+def gail_pendulum(seed: int, steps: int) -> float:
+    from protege.algorithms.adversarial import GAILConfig, train_gail
+
+    expert, demos = _demos("Pendulum-v1", 20, seed)
+    cfg = GAILConfig(steps=steps, learner="sac", eval_every=1_024, target_return=-250, seed=seed)
+    result = train_gail(demos, None, cfg, env="Pendulum-v1")
+    return _normalised("Pendulum-v1", result.policy, expert)
+
+
+def iq_cartpole_online(seed: int, steps: int) -> float:
+    from protege.algorithms.qlearning import IQLearnConfig, train_iq_learn
+    from protege.envs import env_spaces
+
+    _, demos = _demos("CartPole-v1", 1, seed)
+    cfg = IQLearnConfig(steps=steps, seed=seed)
+    spaces = env_spaces("CartPole-v1")
+    return _cartpole_return(train_iq_learn(demos, spaces, cfg, env="CartPole-v1").policy)
+
+
+def iq_cartpole_offline(seed: int, steps: int) -> float:
+    from protege.algorithms.qlearning import IQLearnConfig, train_iq_learn
+    from protege.envs import env_spaces
+
+    _, demos = _demos("CartPole-v1", 10, seed)
+    cfg = IQLearnConfig(offline=True, steps=steps, seed=seed)
+    return _cartpole_return(train_iq_learn(demos, env_spaces("CartPole-v1"), cfg).policy)
+
+
+def _soft_q_pendulum(algo: str, steps: int, seed: int) -> float:
+    from protege.algorithms import qlearning
+    from protege.envs import env_spaces
+
+    train, config = {"iq-learn": (qlearning.train_iq_learn, qlearning.IQLearnConfig),
+                     "sqil": (qlearning.train_sqil, qlearning.SQILConfig)}[algo]  # fmt: skip
+    expert, demos = _demos("Pendulum-v1", 20, seed)
+    cfg = config(steps=steps, seed=seed)
+    result = train(demos, env_spaces("Pendulum-v1"), cfg, env="Pendulum-v1")
+    return _normalised("Pendulum-v1", result.policy, expert)
+
+
+def iq_pendulum(seed: int, steps: int) -> float:
+    return _soft_q_pendulum("iq-learn", steps, seed)
+
+
+def sqil_pendulum(seed: int, steps: int) -> float:
+    return _soft_q_pendulum("sqil", steps, seed)
+
+
+def sqil_cartpole(seed: int, steps: int) -> float:
+    from protege.algorithms.qlearning import SQILConfig, train_sqil
+    from protege.envs import env_spaces
+
+    _, demos = _demos("CartPole-v1", 10, seed)
+    cfg = SQILConfig(steps=steps, seed=seed)
+    spaces = env_spaces("CartPole-v1")
+    return _cartpole_return(train_sqil(demos, spaces, cfg, env="CartPole-v1").policy)
+
+
+_ADV = "tests/algorithms/adversarial/"
+_SQ = "tests/algorithms/qlearning/"
+_R, _N = "return", "normalised"
+CLAIMS = {
+    c.name: c
+    for c in [
+        Claim("gail-cartpole", _ADV + "test_gail (PPO, 10 ep.)", gail_cartpole, 100_000, 475, _R),
+        Claim("gail-pendulum", _ADV + "test_gail (SAC, 20 ep.)", gail_pendulum, 12_000, 0.9, _N),
+        Claim("airl-cartpole", _ADV + "test_airl (PPO, 10 ep.)", airl_cartpole, 100_000, 475, _R),
+        Claim("iq-cartpole-online", _SQ + "test_iq_learn (1 ep.)", iq_cartpole_online, 10_000,
+              475, _R),
+        Claim("iq-cartpole-offline", _SQ + "test_iq_learn (10 ep., offline)",
+              iq_cartpole_offline, 2000, 475, _R),
+        Claim("iq-pendulum", _SQ + "test_iq_learn (20 ep.)", iq_pendulum, 4500, 0.9, _N),
+        Claim("sqil-pendulum", _SQ + "test_sqil (20 ep.)", sqil_pendulum, 6000, 0.9, _N),
+        Claim("sqil-cartpole", _SQ + "test_sqil (10 ep.)", sqil_cartpole, 10_000, 475, _R),
+    ]
+}  # fmt: skip
+
+
+def _one(name: str, seed: int, steps: int) -> tuple[str, int, float, float]:
+    """Run claim `name` on `seed` with budget `steps` in this (worker) process: (name,
+    seed, figure, seconds)."""
+    import torch
+
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    figure = CLAIMS[name].run(seed, steps)
+    return name, seed, figure, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--claims", default=",".join(CLAIMS), help="comma-separated names")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--steps", type=int, default=0, help="a budget other than the tests'")
+    args = parser.parse_args()
+    names = [n.strip() for n in args.claims.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CLAIMS]
+    if unknown:
+        parser.error(f"unknown claims {', '.join(unknown)}; choose from {', '.join(CLAIMS)}")
+    budget = {n: args.steps or CLAIMS[n].steps for n in names}
+    jobs = [(n, s, budget[n]) for n in names for s in range(args.seeds)]
+    results: dict[str, dict[int, tuple[float, float]]] = {n: {} for n in names}
+    with ProcessPoolExecutor(args.workers) as pool:
+        for name, seed, figure, seconds in pool.map(_one, *zip(*jobs, strict=True)):
+            results[name][seed] = (figure, seconds)
+            print(f"{name} seed {seed}: {figure:.3f} ({seconds:.0f} s)", flush=True)
+    need = math.ceil(0.8 * args.seeds)
+    print(f"\n| claim | test | budget | threshold | per seed | pass | holds ({need} of "
+          f"{args.seeds}) | s per seed |")  # fmt: skip
+    print("|---|---|---:|---:|---|---:|---|---:|")
+    for name in names:
+        claim, row = CLAIMS[name], results[name]
+        figures = [row[s][0] for s in sorted(row)]
+        passed = sum(f >= claim.threshold for f in figures)
+        digits = 0 if claim.unit == "return" else 2
+        shown = " / ".join(f"{f:.{digits}f}" for f in figures)
+        mean_s = sum(row[s][1] for s in row) / len(row)
+        verdict = "yes" if passed >= need else "**no**"
+        bar = f"{claim.threshold:g} {claim.unit}"
+        print(f"| {name} | {claim.test} | {budget[name]:,} | {bar} | {shown} | "
+              f"{passed}/{len(figures)} | {verdict} | {mean_s:.0f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
