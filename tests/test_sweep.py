@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 from helpers import run
+
+from protege.experiments.sweep import summarize
 
 SWEEP = """
 name: grid
@@ -132,3 +135,15 @@ def test_a_crashing_trial_is_reported_and_does_not_stop_the_others(monkeypatch) 
     results = [sweep._safe(t) for t in trials]
     assert results[0]["error"].startswith("RuntimeError: kaput")
     assert results[1] == {"error": "bad setting"} and results[2] == {"return_mean": 1.0}
+
+
+def test_summaries_read_nested_metrics_such_as_the_kept_best_policys() -> None:
+    results = [
+        {"return_mean": 1.0, "best": {"normalized_score": 0.5}},
+        {"return_mean": 2.0, "best": {"normalized_score": 1.0}},
+        {"return_mean": 3.0},  # a run that kept no best policy (BC): left out of the mean
+    ]
+    row = summarize(results, ["return_mean", "best.normalized_score", "best.missing"])
+    assert row["seeds"] == 3 and row["return_mean"] == 2.0
+    assert row["best.normalized_score"] == 0.75 and row["best.normalized_score_ci95"] > 0
+    assert math.isnan(row["best.missing"])

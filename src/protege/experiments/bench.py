@@ -200,6 +200,9 @@ HEADS_MANIPULATION = tuple(f"metaworld/{task}-v3" for task in (
     "pick-place", "push", "door-open", "drawer-open", "button-press"))  # fmt: skip
 """Meta-World's tasks in `bench heads` (the metaworld extra; `--envs` leaves them out)."""
 HEADS_ENVS = ("protege/TwoPaths-v0", *HEADS_DISCRETE_ENVS, *HEADS_MANIPULATION)
+BEST_KEYS = ("best.normalized_score",)
+"""The kept best policy's score (`policy_best.*`), beside the final one's, where trainers
+evaluate while training (#17: success fluctuates; both are reported, both are saved)."""
 _ADVERSARIAL_PPO = {"learner": "ppo", "steps": 60_000}
 _ADVERSARIAL_SAC = {"learner": "sac", "steps": 20_000}
 SUITES: dict[str, Suite] = {
@@ -241,6 +244,7 @@ SUITES: dict[str, Suite] = {
                 "sqil": {"steps": 20_000},
             },
             published=_ho_ermon(),
+            extra_keys=BEST_KEYS,
         ),
         Suite(
             "pendulum",
@@ -256,6 +260,7 @@ SUITES: dict[str, Suite] = {
                 "sqil": {"steps": 20_000},
             },
             eval_episodes=20,
+            extra_keys=BEST_KEYS,
         ),
         Suite(
             "mujoco",
@@ -279,6 +284,7 @@ SUITES: dict[str, Suite] = {
                 "sqil": {"steps": 500_000},
             },
             published=_imitation_experts(),
+            extra_keys=BEST_KEYS,
         ),
         Suite(
             "heads",
@@ -595,6 +601,7 @@ EXTRA_HEADINGS = {
     "expert_success_rate": "expert success",
     "train_seconds": "training s",
     "inference_ms": "ms per action",
+    "best.normalized_score": "best kept, normalised",
 }
 """Column headings of the metrics a suite tabulates beside the return (`Suite.extra_keys`)."""
 EXTRA_DIGITS = {"train_seconds": 0, "inference_ms": 2}

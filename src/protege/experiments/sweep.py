@@ -393,13 +393,23 @@ SUMMARY_KEYS = ("return_mean", "normalized_score", "expert_return_mean", "random
 
 def summarize(results: Sequence[dict[str, Any]], keys: Sequence[str]) -> dict[str, Any]:
     """Seeds finished and failed and, per metric in `keys`, the mean and the 95% CI
-    half-width (`KEY_ci95`) over the finished results."""
+    half-width (`KEY_ci95`) over the finished results. A dotted key reads a nested metric
+    ("best.normalized_score": the kept best policy's)."""
     ok = [r for r in results if "error" not in r and "return_mean" in r]
     row: dict[str, Any] = {"seeds": len(ok), "failed": len(results) - len(ok)}
     for key in keys:
-        values = [float(r[key]) for r in ok if isinstance(r.get(key), (int, float))]
+        found = [_nested(r, key) for r in ok]
+        values = [float(v) for v in found if isinstance(v, (int, float))]
         row[key], row[f"{key}_ci95"] = mean_ci95(values) if values else (math.nan, math.nan)
     return row
+
+
+def _nested(metrics: dict[str, Any], key: str) -> Any:
+    """metrics[key], or for "a.b" metrics["a"]["b"]; None where it is missing."""
+    value: Any = metrics
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def aggregate(trials: Sequence[Trial], results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
