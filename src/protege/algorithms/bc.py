@@ -7,7 +7,6 @@ epoch is a handful of tensor operations with no per-sample Python.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from protege.algorithms.best import HeldOutBest
 from protege.callbacks import Callback, CallbackList
 from protege.checkpoint import CHECKPOINT_EVERY, load_checkpoint, restoring, save_checkpoint
 from protege.config import check_fields
@@ -367,7 +367,7 @@ def train_bc(
     min_epochs = math.ceil(min_updates / max(math.ceil(n_train / cfg.batch_size), 1))
     epochs = max(cfg.epochs, min_epochs)
     history: list[dict[str, float]] = []
-    best_val, best_epoch, best_state = float("inf"), 0, None
+    best = HeldOutBest()
     saved = load_checkpoint(checkpoint) if checkpoint and Path(checkpoint).is_file() else None
     if saved is not None:
         with restoring(checkpoint):
@@ -375,7 +375,7 @@ def train_bc(
             opt.load_state_dict(saved["optimizer"])
             gen.set_state(saved["generator"])
             history = [dict(row) for row in saved["history"]]
-            best_val, best_epoch, best_state = saved["best_val"], saved["best_epoch"], saved["best"]
+            best = HeldOutBest(saved["best_val"], saved["best_epoch"], saved["best"])
     start, in_callbacks = time.perf_counter(), 0.0  # callback time is not training time
     start -= history[-1]["seconds"] if history else 0.0
     cb.on_start(epochs, "epoch")
@@ -383,7 +383,7 @@ def train_bc(
         cb.on_iteration(i, row)
     stopped = bool(
         n_val and len(history) >= min_epochs and history
-        and len(history) - 1 - best_epoch >= cfg.patience
+        and len(history) - 1 - best.at >= cfg.patience
     )  # fmt: skip
     for epoch in range(len(history), len(history) if stopped else epochs):
         order = train_idx[torch.randperm(n_train, generator=gen).to(device)]
@@ -408,26 +408,21 @@ def train_bc(
                 val_loss, stats = bc_loss(policy, obs_v, acts_v, cfg, val_w, pad_v, same_noise)
             row["val_loss"] = float(val_loss)
             row.update({f"val_{k}": float(v) for k, v in stats.items()})
-            if row["val_loss"] < best_val:
-                best_val, best_epoch = row["val_loss"], epoch
-                best_state = copy.deepcopy(policy.state_dict())
+            best.offer(row["val_loss"], epoch, policy)
         row["seconds"] = time.perf_counter() - start - in_callbacks
         history.append(row)
         if checkpoint is not None and (epoch + 1) % max(checkpoint_every, 1) == 0:
             save_checkpoint(checkpoint, {
                 "policy": policy.state_dict(), "optimizer": opt.state_dict(),
-                "generator": gen.get_state(), "history": history, "best_val": best_val,
-                "best_epoch": best_epoch, "best": best_state,
+                "generator": gen.get_state(), "history": history, "best_val": best.loss,
+                "best_epoch": best.at, "best": best.state,
             })  # fmt: skip
         tick = time.perf_counter()
         cb.on_iteration(epoch, row)
         in_callbacks += time.perf_counter() - tick
-        if n_val and epoch + 1 >= min_epochs and epoch - best_epoch >= cfg.patience:
+        if n_val and epoch + 1 >= min_epochs and epoch - best.at >= cfg.patience:
             break  # early stopping, once the minimum updates are done
-    if best_state is not None:
-        policy.load_state_dict(best_state)
-    else:
-        best_epoch = len(history) - 1
+    best_epoch = best.restore(policy, last=len(history) - 1)
     policy.eval()
     train_seconds = time.perf_counter() - start - in_callbacks
     cb.on_end(history[-1] if history else {})

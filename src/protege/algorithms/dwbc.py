@@ -23,7 +23,6 @@ Gaussian policy (a likelihood is needed), Discrete a categorical one.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from protege.algorithms.best import HeldOutBest
 from protege.callbacks import Callback, CallbackList
 from protege.checkpoint import CHECKPOINT_EVERY, load_checkpoint, restoring, save_checkpoint
 from protege.config import check_fields
@@ -252,7 +252,7 @@ def train_dwbc(
     disc_opt = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr)
     rows = -(-cfg.steps // cfg.log_every)
     history: list[dict[str, float]] = []
-    best_val, best_step, best_state = float("inf"), 0, None
+    best = HeldOutBest()
     saved = load_checkpoint(checkpoint) if checkpoint and Path(checkpoint).is_file() else None
     if saved is not None:
         with restoring(checkpoint):
@@ -262,7 +262,7 @@ def train_dwbc(
             disc_opt.load_state_dict(saved["disc_optimizer"])
             gen.set_state(saved["generator"])
             history = [dict(row) for row in saved["history"]]
-            best_val, best_step, best_state = saved["best_val"], saved["best_step"], saved["best"]
+            best = HeldOutBest(saved["best_val"], saved["best_step"], saved["best"])
     start, in_callbacks = time.perf_counter(), 0.0  # callback time is not training time
     start -= history[-1]["seconds"] if history else 0.0
     cb.on_start(rows, "report")
@@ -307,25 +307,20 @@ def train_dwbc(
                 val = policy.dist(index_tensor_obs(obs_e, val_idx), acts_e[val_idx]).log_prob
             assert val is not None
             row["val_nll"] = float(-val.mean())
-            if row["val_nll"] < best_val:
-                best_val, best_step = row["val_nll"], last
-                best_state = copy.deepcopy(policy.state_dict())
+            best.offer(row["val_nll"], last, policy)
         row["seconds"] = time.perf_counter() - start - in_callbacks
         history.append(row)
         if checkpoint is not None and (r + 1) % max(checkpoint_every, 1) == 0:
             save_checkpoint(checkpoint, {
                 "policy": policy.state_dict(), "discriminator": disc.state_dict(),
                 "optimizer": opt.state_dict(), "disc_optimizer": disc_opt.state_dict(),
-                "generator": gen.get_state(), "history": history, "best_val": best_val,
-                "best_step": best_step, "best": best_state,
+                "generator": gen.get_state(), "history": history, "best_val": best.loss,
+                "best_step": best.at, "best": best.state,
             })  # fmt: skip
         tick = time.perf_counter()
         cb.on_iteration(r, row)
         in_callbacks += time.perf_counter() - tick
-    if best_state is not None:
-        policy.load_state_dict(best_state)
-    else:
-        best_step = cfg.steps
+    best_step = best.restore(policy, last=cfg.steps)
     policy.eval()
     train_seconds = time.perf_counter() - start - in_callbacks
     cb.on_end(history[-1] if history else {})

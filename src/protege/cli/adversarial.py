@@ -14,7 +14,6 @@ from pathlib import Path
 
 import typer
 
-from protege.callbacks import Callback
 from protege.cli.app import (
     EVAL_EPISODES_OPTION,
     EXPERT_OPTION,
@@ -25,55 +24,21 @@ from protege.cli.app import (
     TENSORBOARD_OPTION,
     THREADS_OPTION,
     WANDB_OPTION,
-    AlgorithmCommand,
+    StepProgress,
+    add_train_commands,
     console,
     metrics_table,
     note_rounding,
     tracked,
-    train_app,
     use_threads,
+    with_tensorboard,
 )
-from protege.jobs.catalog import ALGORITHMS, family
 
 
-class StepProgress(Callback):
-    """A progress bar over env steps with the latest return and discriminator accuracy."""
-
-    def __init__(self, description: str) -> None:
-        self.description = description
-        self._progress: object | None = None
-
-    def on_start(self, total: int, unit: str) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-        from rich.table import Column
-
-        width = 2 * len(str(total)) + 1  # "2048/60000": the count is never cut, the info is
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(bar_width=16),
-            MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=width)),
-            TextColumn(f"{unit}s"),
-            TextColumn("{task.fields[info]}", table_column=Column(ratio=1, no_wrap=True)),
-            TimeElapsedColumn(),
-        )  # fmt: skip
-        self._progress.start()
-        self._task = self._progress.add_task(self.description, total=total, info="")
-
-    def on_iteration(self, i: int, metrics: dict[str, float]) -> None:
-        if self._progress is None:
-            return
-        ret, acc = metrics.get("return_mean", math.nan), metrics.get("disc_accuracy", math.nan)
-        info = f"return {ret:.1f} · disc accuracy {acc:.2f}"
-        self._progress.update(self._task, completed=metrics["env_steps"], info=info)  # type: ignore[attr-defined]
-
-    def on_end(self, metrics: dict[str, float]) -> None:
-        if self._progress is not None:
-            self._progress.stop()  # type: ignore[attr-defined]
+def _round_info(i: int, row: dict[str, float]) -> str:
+    """The progress bar's line for a discriminator round: the latest return and accuracy."""
+    ret, acc = row.get("return_mean", math.nan), row.get("disc_accuracy", math.nan)
+    return f"return {ret:.1f} · disc accuracy {acc:.2f}"
 
 
 def _command(name: str) -> Callable[..., None]:
@@ -97,7 +62,6 @@ def _command(name: str) -> Callable[..., None]:
         threads: int = THREADS_OPTION,
     ) -> None:
         # here, not at the top: keeps torch and SB3 out of `protege --help`
-        from protege.callbacks import TensorBoardLogger
         from protege.jobs.adversarial import build_config, train_run
 
         use_threads(threads)
@@ -108,9 +72,8 @@ def _command(name: str) -> Callable[..., None]:
         note_rounding(
             cfg.steps, steps_taken(cfg.learner, cfg.steps, cfg.n_envs, cfg.learner_kwargs)
         )
-        callbacks: list[Callback] = [StepProgress(f"{name} · {learner}")]
-        if tensorboard:
-            callbacks.append(TensorBoardLogger(out / "tensorboard"))
+        progress = StepProgress(f"{name} · {learner}", _round_info)
+        callbacks = with_tensorboard(progress, out, tensorboard)
         with tracked(out, mlflow, wandb) as trackers:
             metrics = train_run(
                 name, env, out, cfg, demos=demos, expert=expert, eval_episodes=eval_episodes,
@@ -130,5 +93,4 @@ def _command(name: str) -> Callable[..., None]:
     return train_cmd
 
 
-for _name in family("adversarial"):
-    train_app.command(_name, cls=AlgorithmCommand, help=ALGORITHMS[_name].help)(_command(_name))
+add_train_commands("adversarial", _command)

@@ -9,7 +9,7 @@ cycle, and nothing here imports torch, so `protege --help` stays fast.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,12 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 from typer.core import TyperCommand
 
 from protege.callbacks import Callback
 from protege.config import settings_help
+from protege.jobs import catalog
 
 TENSORBOARD_HELP = "Also log every metric for TensorBoard, to RUN_DIR/tensorboard."
 """The --tensorboard flag's help, the same on every trainer."""
@@ -107,12 +108,17 @@ class AlgorithmCommand(TyperCommand):
     the commands (`protege train --help`) loads no algorithm, and so no torch."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:  # Typer's own vendored Click types
-        # here, not at the top: keeps torch and SB3 out of `protege --help`
-        from protege.jobs import catalog
-
         if self.name in catalog.ALGORITHMS and not self.epilog:
             self.epilog = settings_help(catalog.get(self.name).default_config())
         super().format_help(ctx, formatter)
+
+
+def add_train_commands(family: str, make: Callable[[str], Callable[..., None]]) -> None:
+    """`protege train NAME` for every algorithm of a catalog family, in catalog order: the
+    command `make(NAME)` returns, with the catalog's one-line help and the algorithm's
+    --set settings at the end of its --help (`AlgorithmCommand`)."""
+    for name in catalog.family(family):
+        train_app.command(name, cls=AlgorithmCommand, help=catalog.get(name).help)(make(name))
 
 
 def use_threads(threads: int) -> None:
@@ -144,14 +150,56 @@ def note_rounding(steps: int, taken: int) -> None:
 
 
 def trainer_callbacks(name: str, show: str, out: Path, tensorboard: bool = False) -> list[Callback]:
-    """A trainer's progress bar, plus a TensorBoard logger in the run dir when asked."""
+    """A trainer's progress bar (the iteration count and the latest `show` metric), plus a
+    TensorBoard logger in the run dir when asked."""
     # here, not at the top: keeps torch and SB3 out of `protege --help`
-    from protege.callbacks import RichProgress, TensorBoardLogger
+    from protege.callbacks import RichProgress
 
-    callbacks: list[Callback] = [RichProgress(name, show=show)]
+    return with_tensorboard(RichProgress(name, show=show), out, tensorboard)
+
+
+def with_tensorboard(progress: Callback, out: Path, tensorboard: bool) -> list[Callback]:
+    """`progress`, plus a TensorBoard logger in the run dir when asked (--tensorboard)."""
+    # here, not at the top: keeps torch and SB3 out of `protege --help`
+    from protege.callbacks import TensorBoardLogger
+
+    callbacks = [progress]
     if tensorboard:
         callbacks.append(TensorBoardLogger(Path(out) / "tensorboard"))
     return callbacks
+
+
+class StepProgress(Callback):
+    """A progress bar over a learner's env steps, with a line of what its rows report:
+    `info(i, row)`, e.g. the latest return (the SB3 families: adversarial, ranking)."""
+
+    def __init__(self, description: str, info: Callable[[int, dict[str, float]], str]) -> None:
+        self.description = description
+        self.info = info
+        self._progress: Progress | None = None
+
+    def on_start(self, total: int, unit: str) -> None:
+        width = 2 * len(str(total)) + 1  # "2048/60000": the count is never cut, the info is
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(bar_width=16),
+            MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=width)),
+            TextColumn(f"{unit}s"),
+            TextColumn("{task.fields[info]}", table_column=Column(ratio=1, no_wrap=True)),
+            TimeElapsedColumn(),
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(self.description, total=total, info="")
+
+    def on_iteration(self, i: int, metrics: dict[str, float]) -> None:
+        if self._progress is None:
+            return
+        info = self.info(i, metrics)
+        self._progress.update(self._task, completed=metrics["env_steps"], info=info)
+
+    def on_end(self, metrics: dict[str, float]) -> None:
+        if self._progress is not None:
+            self._progress.stop()
 
 
 @contextmanager

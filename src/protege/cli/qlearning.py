@@ -25,15 +25,13 @@ from protege.cli.app import (
     TENSORBOARD_OPTION,
     THREADS_OPTION,
     WANDB_OPTION,
-    AlgorithmCommand,
+    add_train_commands,
     console,
     metrics_table,
     tracked,
-    train_app,
     trainer_callbacks,
     use_threads,
 )
-from protege.jobs.catalog import ALGORITHMS, family
 
 
 def _command(name: str) -> Callable[..., None]:
@@ -83,5 +81,4 @@ def _command(name: str) -> Callable[..., None]:
     return train_cmd
 
 
-for _name in family("qlearning"):
-    train_app.command(_name, cls=AlgorithmCommand, help=ALGORITHMS[_name].help)(_command(_name))
+add_train_commands("qlearning", _command)

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import typer
 
-from protege.callbacks import Callback
 from protege.cli.app import (
     EVAL_EPISODES_OPTION,
     EXPERT_OPTION,
@@ -27,59 +26,24 @@ from protege.cli.app import (
     SET_OPTION,
     TENSORBOARD_OPTION,
     THREADS_OPTION,
-    AlgorithmCommand,
+    StepProgress,
+    add_train_commands,
     console,
     metrics_table,
     note_rounding,
-    train_app,
     use_threads,
+    with_tensorboard,
 )
-from protege.jobs.catalog import ALGORITHMS, family
+from protege.jobs.catalog import ALGORITHMS
 
 
-class RankingProgress(Callback):
-    """A progress bar over env steps: the reward fit's epochs and pair accuracy first,
-    then the learner's latest true return."""
-
-    def __init__(self, description: str) -> None:
-        self.description = description
-        self._progress: object | None = None
-
-    def on_start(self, total: int, unit: str) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-        from rich.table import Column
-
-        width = 2 * len(str(total)) + 1  # "2048/60000": the count is never cut, the info is
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(bar_width=16),
-            MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=width)),
-            TextColumn(f"{unit}s"),
-            TextColumn("{task.fields[info]}", table_column=Column(ratio=1, no_wrap=True)),
-            TimeElapsedColumn(),
-        )
-        self._progress.start()
-        self._task = self._progress.add_task(self.description, total=total, info="")
-
-    def on_iteration(self, i: int, metrics: dict[str, float]) -> None:
-        if self._progress is None:
-            return
-        if metrics.get("stage") == 0.0:
-            acc = metrics.get("reward_val_accuracy", math.nan)
-            info = f"reward epoch {i + 1} · held-out pair accuracy {acc:.2f}"
-        else:
-            info = f"return {metrics.get('return_mean', math.nan):.1f}"
-        self._progress.update(self._task, completed=metrics["env_steps"], info=info)  # type: ignore[attr-defined]
-
-    def on_end(self, metrics: dict[str, float]) -> None:
-        if self._progress is not None:
-            self._progress.stop()  # type: ignore[attr-defined]
+def _row_info(i: int, row: dict[str, float]) -> str:
+    """The progress bar's line: the reward fit's epoch and held-out pair accuracy first
+    (stage 0), then the learner's latest true return."""
+    if row.get("stage") == 0.0:
+        acc = row.get("reward_val_accuracy", math.nan)
+        return f"reward epoch {i + 1} · held-out pair accuracy {acc:.2f}"
+    return f"return {row.get('return_mean', math.nan):.1f}"
 
 
 def _command(name: str) -> Callable[..., None]:
@@ -105,7 +69,6 @@ def _command(name: str) -> Callable[..., None]:
         threads: int = THREADS_OPTION,
     ) -> None:
         # here, not at the top: keeps torch and SB3 out of `protege --help`
-        from protege.callbacks import TensorBoardLogger
         from protege.jobs.ranking import build_config, train_run
         from protege.rl import steps_taken
 
@@ -114,9 +77,8 @@ def _command(name: str) -> Callable[..., None]:
         note_rounding(
             cfg.steps, steps_taken(cfg.learner, cfg.steps, cfg.n_envs, cfg.learner_kwargs)
         )
-        callbacks: list[Callback] = [RankingProgress(f"{name} · {learner}")]
-        if tensorboard:
-            callbacks.append(TensorBoardLogger(out / "tensorboard"))
+        progress = StepProgress(f"{name} · {learner}", _row_info)
+        callbacks = with_tensorboard(progress, out, tensorboard)
         metrics = train_run(
             name,
             env,
@@ -157,5 +119,4 @@ def _command(name: str) -> Callable[..., None]:
     return train_cmd
 
 
-for _name in family("ranking"):
-    train_app.command(_name, cls=AlgorithmCommand, help=ALGORITHMS[_name].help)(_command(_name))
+add_train_commands("ranking", _command)

@@ -20,15 +20,13 @@ from protege.cli.app import (
     TENSORBOARD_OPTION,
     THREADS_OPTION,
     WANDB_OPTION,
-    AlgorithmCommand,
+    add_train_commands,
     console,
     metrics_table,
     tracked,
-    train_app,
     trainer_callbacks,
     use_threads,
 )
-from protege.jobs.catalog import ALGORITHMS, family
 
 ENV_HELP = (
     "A toy-text id (FrozenLake-v1, CliffWalking-v1, Taxi-v4) or a tabular spec: gridworld:N, "
@@ -82,5 +80,4 @@ def _command(name: str) -> Callable[..., None]:
     return train_cmd
 
 
-for _name in family("tabular"):
-    train_app.command(_name, cls=AlgorithmCommand, help=ALGORITHMS[_name].help)(_command(_name))
+add_train_commands("tabular", _command)

@@ -20,6 +20,7 @@ from protege.cli.app import (
     THREADS_OPTION,
     WANDB_OPTION,
     AlgorithmCommand,
+    add_train_commands,
     console,
     metrics_table,
     rounds_table,
@@ -28,7 +29,7 @@ from protege.cli.app import (
     trainer_callbacks,
     use_threads,
 )
-from protege.jobs.catalog import ALGORITHMS, family
+from protege.jobs.catalog import ALGORITHMS
 
 
 @train_app.callback(invoke_without_command=True)
@@ -103,8 +104,7 @@ def _bc_command(name: str) -> Callable[..., None]:
     return train_cmd
 
 
-for _name in family("bc"):
-    train_app.command(_name, cls=AlgorithmCommand, help=ALGORITHMS[_name].help)(_bc_command(_name))
+add_train_commands("bc", _bc_command)
 
 
 @train_app.command("dagger", cls=AlgorithmCommand, help=ALGORITHMS["dagger"].help)

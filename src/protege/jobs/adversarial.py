@@ -24,14 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from protege.algorithms.adversarial import (
-    AdversarialConfig,
-)
-from protege.callbacks import Callback, CSVLogger
+from protege.algorithms.adversarial import AdversarialConfig
+from protege.callbacks import Callback
 from protege.data.rollout import Policy, rollout
 from protege.data.types import Transitions, flatten_trajectories
 from protege.envs import resolve_env
-from protege.errors import ConfigError
 from protege.evaluation import pearson
 from protege.experts import load_expert
 from protege.jobs import catalog
@@ -39,17 +36,21 @@ from protege.jobs.common import (
     CHECKPOINTS,
     EVAL_SEED,
     best_metrics,
+    check_learner_fits,
+    check_learner_flag,
     configure,
     default_expert,
     evaluate_against_expert,
+    job_entry,
     load_demos,
+    logged,
     open_run,
+    require_demos,
     run_config,
     run_job,
+    save_sb3_policy,
 )
 from protege.rewards import RewardFn, save_reward
-from protege.rl import ALGOS, check_learner, save_sb3
-from protege.rundir import BEST_SB3_POLICY, PROGRESS, SB3_POLICY
 
 REWARD_MEANING = {
     "gail": "-log(1 - D(s, a)), GAIL's reward for the learner (higher = more expert-like)",
@@ -62,9 +63,7 @@ CORRELATION_EPISODES = 5
 
 def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> AdversarialConfig:
     """The algorithm's config from the CLI's flags: --learner, --steps, --seed, then --set."""
-    learner = flags.get("learner")
-    if learner is not None and learner not in ALGOS:
-        raise ConfigError(f"--learner {learner}: choose one of {', '.join(ALGOS)}")
+    check_learner_flag(flags.get("learner"))
     cfg: AdversarialConfig = configure(catalog.get(algo), overrides, **flags)
     return cfg
 
@@ -91,34 +90,20 @@ def train_run(
     when it has none yet). `seed` is unused: the learner, discriminator and envs are
     seeded by `cfg.seed`.
     """
-    entry = catalog.get(algo)
-    cls, train = entry.config_class(), entry.train_fn()
-    if not isinstance(cfg, cls):
-        raise ConfigError(f"{algo} needs a {cls.__name__}, got {type(cfg).__name__}")
-    if demos is None:
-        raise ConfigError(f"{algo} learns from demonstrations; pass --demos PATH")
-    demos_path = demos
+    train = job_entry(algo, cfg).train_fn()
+    demos_path = require_demos(algo, demos)
     env = resolve_env(env_id)  # once: the spaces, the demos check and the learner use it
     data = load_demos(demos_path, env)  # first: a missing or mismatched file fails here
     spaces = env.spaces
-    try:
-        check_learner(cfg.learner, spaces.action, env_id)
-    except ConfigError as exc:
-        fits = "sac or ppo" if cfg.learner == "dqn" else "dqn or ppo"
-        raise ConfigError(f"--learner {cfg.learner}: {exc}; use --learner {fits}") from None
+    check_learner_fits(cfg.learner, spaces, env_id)
     expert = expert if expert is not None else default_expert(env_id)
     config = run_config(algo, env_id, cfg, demos=demos_path, expert=expert,
                         eval_episodes=eval_episodes)  # fmt: skip
     run = open_run(out, config, overwrite, resume)
     transitions = flatten_trajectories(data.trajectories)
-    result = train(transitions, spaces, cfg, [CSVLogger(run / PROGRESS), *callbacks],
+    result = train(transitions, spaces, cfg, logged(run, callbacks),
                    env=env_id, checkpoint=run / CHECKPOINTS / f"{algo}.pt")  # fmt: skip
-    save_sb3(result.model, run / SB3_POLICY)
-    if result.best.state is not None:  # the best in-training evaluation's weights
-        final = {k: v.detach().clone() for k, v in result.model.policy.state_dict().items()}
-        result.model.policy.load_state_dict(result.best.state)
-        save_sb3(result.model, run / BEST_SB3_POLICY)
-        result.model.policy.load_state_dict(final)
+    save_sb3_policy(run, result.model, result.best)
     meaning = REWARD_MEANING[algo]
     if getattr(cfg, "reward_sign", "positive") == "negative":
         meaning = "log D(s, a), GAIL's reward with reward_sign=negative (0 = expert-like)"

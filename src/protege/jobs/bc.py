@@ -16,9 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from protege.callbacks import Callback, CSVLogger
+from protege.callbacks import Callback
 from protege.data.types import flatten_trajectories
-from protege.errors import ConfigError
 from protege.jobs import catalog
 from protege.jobs.common import (
     CHECKPOINTS,
@@ -26,11 +25,13 @@ from protege.jobs.common import (
     default_expert,
     evaluate_against_expert,
     load_demos,
+    logged,
     open_run,
+    require_demos,
     run_config,
     run_job,
 )
-from protege.rundir import POLICY, PROGRESS
+from protege.rundir import POLICY
 
 
 def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> Any:
@@ -60,9 +61,7 @@ def train_run(
     (checkpoints/bc.pt); `resume` continues an interrupted run from it. `seed` is unused:
     the fit is seeded by its config.
     """
-    if demos is None:
-        raise ConfigError(f"{algo} learns from demonstrations; pass --demos PATH")
-    data = load_demos(demos, env_id)
+    data = load_demos(require_demos(algo, demos), env_id)
     cfg = _absolute_paths(cfg)
     expert = expert if expert is not None else default_expert(env_id)
     config = run_config(algo, env_id, cfg, demos=demos, expert=expert,
@@ -70,7 +69,7 @@ def train_run(
     run = open_run(out, config, overwrite, resume)
     transitions = flatten_trajectories(data.trajectories)
     result = catalog.get(algo).train_fn()(
-        transitions, data.spaces, cfg, [CSVLogger(run / PROGRESS), *callbacks],
+        transitions, data.spaces, cfg, logged(run, callbacks),
         env=env_id, checkpoint=run / CHECKPOINTS / "bc.pt",
     )  # fmt: skip
     result.policy.save(run / POLICY)

@@ -1,5 +1,7 @@
 """What every job shares: the run directory's config.json, demonstrations, the expert to
-compare with, and the evaluation that writes metrics.json.
+compare with, and the evaluation that writes metrics.json; and the steps the families'
+`train_run` have in common (the config and demos checks, the SB3 learner's fit to the
+env, progress.csv, policy.* and policy_best.*).
 
 A job is "train X into a run directory" (one module per family beside this one); this
 module sits below them all and imports none of them, nor `dispatch` above them.
@@ -7,6 +9,7 @@ module sits below them all and imports none of them, nor `dispatch` above them.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import shutil
@@ -22,6 +25,7 @@ import torch
 import protege
 from protege.algorithms.best import BestSoFar
 from protege.algorithms.dagger import round_path
+from protege.callbacks import Callback, CSVLogger
 from protege.config import apply_overrides
 from protege.data.noise import NoisyPolicy, noise_levels
 from protege.data.rollout import Policy, rollout
@@ -38,14 +42,17 @@ from protege.evaluation import ReturnStats, compare_with_expert, ms_per_action
 from protege.experts import SB3Expert, load_expert, load_sb3_model
 from protege.experts.scripted import SCRIPTED_EXPERTS
 from protege.experts.shipped import shipped_for
+from protege.jobs import catalog
 from protege.jobs.catalog import Algorithm
 from protege.policies import ActorPolicy
+from protege.rl import ALGOS, check_learner, save_sb3
 from protege.rundir import (
     BEST_POLICY,
     BEST_SB3_POLICY,
     CONFIG,
     METRICS,
     POLICY,
+    PROGRESS,
     SB3_POLICY,
     prepare_run_dir,
     read_config,
@@ -262,6 +269,67 @@ def open_run(out: str | Path, config: dict[str, Any], overwrite: bool, resume: b
         shutil.rmtree(run / stale, ignore_errors=True)
     write_json_atomic(run / CONFIG, config)
     return run
+
+
+def job_entry(algo: str, cfg: Any) -> Algorithm:
+    """`algo`'s catalog entry, once `cfg` is checked to be its config class (a config of
+    another algorithm, passed through the Python API, is refused in one line)."""
+    entry = catalog.get(algo)
+    wanted = entry.config_class()
+    if not isinstance(cfg, wanted):
+        raise ConfigError(f"{algo} needs a {wanted.__name__}, got {type(cfg).__name__}")
+    return entry
+
+
+def require_demos(algo: str, demos: str | Path | None) -> str | Path:
+    """`demos`, which an algorithm that learns from demonstrations cannot do without."""
+    if demos is None:
+        raise ConfigError(f"{algo} learns from demonstrations; pass --demos PATH")
+    return demos
+
+
+def check_learner_flag(learner: str | None) -> None:
+    """Refuse a --learner that is not an SB3 learner protege builds (None: not given)."""
+    if learner is not None and learner not in ALGOS:
+        raise ConfigError(f"--learner {learner}: choose one of {', '.join(ALGOS)}")
+
+
+def check_learner_fits(learner: str, spaces: Spaces, env_id: str) -> None:
+    """Refuse, before the run directory is made, an SB3 learner that cannot act in the
+    env's actions, naming the learners that can."""
+    try:
+        check_learner(learner, spaces.action, env_id)
+    except ConfigError as exc:
+        fits = "sac or ppo" if learner == "dqn" else "dqn or ppo"
+        raise ConfigError(f"--learner {learner}: {exc}; use --learner {fits}") from None
+
+
+def logged(run: Path, callbacks: Sequence[Callback]) -> list[Callback]:
+    """The trainer's callbacks: the run's progress.csv (one row per progress report), then
+    the caller's."""
+    return [CSVLogger(run / PROGRESS), *callbacks]
+
+
+def save_policy(run: Path, policy: ActorPolicy, best: BestSoFar) -> None:
+    """Save the final policy (policy.pt) and, where training evaluated it, the best
+    evaluation's weights beside it (policy_best.pt)."""
+    policy.save(run / POLICY)
+    if best.state is not None:
+        kept = copy.deepcopy(policy)
+        kept.load_state_dict(best.state)
+        kept.save(run / BEST_POLICY)
+
+
+def save_sb3_policy(run: Path, model: Any, best: BestSoFar) -> None:
+    """Save the final SB3 learner (policy.zip) and, where training evaluated it, the
+    learner with the best evaluation's policy weights (policy_best.zip); `model` is left
+    with its final weights."""
+    save_sb3(model, run / SB3_POLICY)
+    if best.state is not None:
+        final = {k: v.detach().clone() for k, v in model.policy.state_dict().items()}
+        model.policy.load_state_dict(best.state)
+        save_sb3(model, run / BEST_SB3_POLICY)
+        model.policy.load_state_dict(final)
 
 
 def run_job(train_run: TrainRun) -> TrainRun:

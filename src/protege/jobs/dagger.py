@@ -10,7 +10,6 @@ same policy), policy.pt, progress.csv (one row per round), progress.png and metr
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from torch import nn
 from protege.algorithms.bc import HEAD_SETTINGS
 from protege.algorithms.best import BestSoFar
 from protege.algorithms.dagger import DAggerConfig, train_dagger
-from protege.callbacks import Callback, CSVLogger
+from protege.callbacks import Callback
 from protege.data.rollout import Policy, RandomPolicy
 from protege.envs import make_env, resolve_env
 from protege.errors import ConfigError
@@ -34,12 +33,13 @@ from protege.jobs.common import (
     default_expert,
     evaluate_against_expert,
     human_expert_returns,
+    logged,
     open_run,
     run_config,
     run_job,
+    save_policy,
 )
 from protege.reports.plots import plot_rounds
-from protege.rundir import BEST_POLICY, POLICY, PROGRESS
 
 ROUND_SEED = 20_000
 """The score after each round, which chooses the best round, is measured on episode seeds
@@ -136,18 +136,14 @@ def train_run(
         collect = human_collector(env, teleop, cfg.labels_per_round, on_frame)
     try:
         result = train_dagger(
-            expert_policy, spaces, cfg, [CSVLogger(run / PROGRESS), *callbacks],
+            expert_policy, spaces, cfg, logged(run, callbacks),
             env=env_id, checkpoint=run / ROUNDS, evaluate=evaluate, collect=collect,
         )  # fmt: skip
     finally:
         if human:
             teleop.close()
             env.close()
-    result.policy.save(run / POLICY)
-    if best.state is not None:  # the best round's policy, beside the last one
-        kept = copy.deepcopy(result.policy)
-        kept.load_state_dict(best.state)
-        kept.save(run / BEST_POLICY)
+    save_policy(run, result.policy, best)  # the best round's policy beside the last one
     plot_rounds(result.history, run / "progress.png", title=f"DAgger on {env_id}")
     return evaluate_against_expert(run, eval_episodes, result.train_seconds,
                                    training=best_metrics(best))  # fmt: skip

@@ -21,13 +21,12 @@ checkpoints/   qlearning.pt: the whole training state at the last progress row, 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from protege.algorithms.qlearning import IQLearnConfig, SQILConfig
-from protege.callbacks import Callback, CSVLogger
+from protege.callbacks import Callback
 from protege.data.rollout import Policy, RandomPolicy
 from protege.data.types import flatten_trajectories
 from protege.envs import EnvHandle, resolve_env
@@ -41,13 +40,16 @@ from protege.jobs.common import (
     configure,
     default_expert,
     evaluate_against_expert,
+    job_entry,
     load_demos,
+    logged,
     open_run,
+    require_demos,
     run_config,
     run_job,
+    save_policy,
 )
 from protege.rewards import save_reward
-from protege.rundir import BEST_POLICY, POLICY, PROGRESS
 
 PROGRESS_EPISODES = 5
 """Evaluation episodes behind each progress row's return_mean (seeds PROGRESS_SEED...)."""
@@ -123,13 +125,8 @@ def train_run(
     `resume` continues an interrupted run from it (or starts one where there is none).
     `seed` is unused: the networks, minibatches and env are seeded by `cfg.seed`.
     """
-    entry = catalog.get(algo)
-    wanted, train = entry.config_class(), entry.train_fn()
-    if not isinstance(cfg, wanted):
-        raise ConfigError(f"{algo} needs a {wanted.__name__}, got {type(cfg).__name__}")
-    if demos is None:
-        raise ConfigError(f"{algo} learns from demonstrations; pass --demos PATH")
-    demos_path = demos
+    train = job_entry(algo, cfg).train_fn()
+    demos_path = require_demos(algo, demos)
     handle = resolve_env(env_id)  # once: the demos check, the env and the evaluator use it
     data = load_demos(demos_path, handle)  # first: a missing or mismatched file fails here
     offline = isinstance(cfg, IQLearnConfig) and cfg.offline
@@ -142,15 +139,10 @@ def train_run(
     run = open_run(out, config, overwrite, resume)
     transitions = flatten_trajectories(data.trajectories)
     evaluate = _progress_evaluator(handle, expert) if cfg.eval_every > 0 else None
-    logged = [CSVLogger(run / PROGRESS), *callbacks]
-    result = train(transitions, data.spaces, cfg, logged, env=env, evaluate=evaluate,
-                   checkpoint=run / CHECKPOINTS / CHECKPOINT,
+    result = train(transitions, data.spaces, cfg, logged(run, callbacks), env=env,
+                   evaluate=evaluate, checkpoint=run / CHECKPOINTS / CHECKPOINT,
                    checkpoint_every=ROWS_PER_CHECKPOINT)  # fmt: skip
-    result.policy.save(run / POLICY)
-    if result.best.state is not None:  # the best progress evaluation's weights
-        best = copy.deepcopy(result.policy)
-        best.load_state_dict(result.best.state)
-        best.save(run / BEST_POLICY)
+    save_policy(run, result.policy, result.best)
     save_reward(result.reward, run, meaning=REWARD_MEANING[algo], algo=algo, gamma=cfg.gamma)
     training: dict[str, Any] = {"env_steps": result.env_steps, **best_metrics(result.best)}
     return evaluate_against_expert(run, eval_episodes, result.train_seconds, training=training)

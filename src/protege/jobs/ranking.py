@@ -39,26 +39,30 @@ import numpy as np
 from protege.algorithms.ranking import RankingConfig
 from protege.algorithms.ranking.preferences import PreferencesConfig, PreferencesResult
 from protege.algorithms.ranking.snippets import given_ranking
-from protege.callbacks import Callback, CSVLogger
+from protege.callbacks import Callback
 from protege.data import Demonstrations, Trajectory, save_trajectories
 from protege.envs import resolve_env
-from protege.errors import ConfigError, DatasetError
+from protege.errors import DatasetError
 from protege.jobs import catalog
 from protege.jobs.common import (
     CHECKPOINTS,
     ROUNDS,
     best_metrics,
+    check_learner_fits,
+    check_learner_flag,
     configure,
     default_expert,
     evaluate_against_expert,
+    job_entry,
     load_demos,
+    logged,
     open_run,
+    require_demos,
     run_config,
     run_job,
+    save_sb3_policy,
 )
 from protege.rewards import save_reward
-from protege.rl import ALGOS, check_learner, save_sb3
-from protege.rundir import BEST_SB3_POLICY, PROGRESS, SB3_POLICY
 
 RANKED = {
     "t-rex": "the demonstrations ranked by {ranked_by}",
@@ -87,9 +91,7 @@ PAID = {
 
 def build_config(algo: str, overrides: Sequence[str] = (), **flags: Any) -> RankingConfig:
     """The algorithm's config from the CLI's flags: --learner, --steps, --seed, then --set."""
-    learner = flags.get("learner")
-    if learner is not None and learner not in ALGOS:
-        raise ConfigError(f"--learner {learner}: choose one of {', '.join(ALGOS)}")
+    check_learner_flag(flags.get("learner"))
     cfg: RankingConfig = configure(catalog.get(algo), overrides, **flags)
     return cfg
 
@@ -133,21 +135,15 @@ def train_run(
     stored preferences are then the labels. `seed` is unused: the pairs, reward nets,
     learner and envs are seeded by `cfg.seed`.
     """
-    entry = catalog.get(algo)
-    cls, train = entry.config_class(), entry.train_fn()
-    if not isinstance(cfg, cls):
-        raise ConfigError(f"{algo} needs a {cls.__name__}, got {type(cfg).__name__}")
-    if demos is None and entry.needs_demos:
-        raise ConfigError(f"{algo} learns from demonstrations; pass --demos PATH")
+    entry = job_entry(algo, cfg)
+    train = entry.train_fn()
+    if entry.needs_demos:
+        require_demos(algo, demos)
     demos_path = demos
     env = resolve_env(env_id)  # once: the spaces, the demos check and the learner use it
     # first: a missing or mismatched file fails here
     data = load_demos(demos_path, env) if demos_path is not None else None
-    try:
-        check_learner(cfg.learner, env.spaces.action, env_id)
-    except ConfigError as exc:
-        fits = "sac or ppo" if cfg.learner == "dqn" else "dqn or ppo"
-        raise ConfigError(f"--learner {cfg.learner}: {exc}; use --learner {fits}") from None
+    check_learner_fits(cfg.learner, env.spaces, env_id)
     episodes = ranked_episodes(data, getattr(cfg, "rank_by", None)) if data is not None else []
     extra: dict[str, Any] = {}
     if isinstance(cfg, PreferencesConfig) and data is not None:
@@ -164,13 +160,12 @@ def train_run(
     run = open_run(out, config, overwrite, resume)
     if isinstance(cfg, PreferencesConfig):
         extra["labels"] = run / ROUNDS / LABELS  # every answer, kept as it comes
-    logged = [CSVLogger(run / PROGRESS), *callbacks]
     try:
         result = train(
             episodes,
             env.spaces,
             cfg,
-            logged,
+            logged(run, callbacks),
             env=env_id,
             checkpoint=run / CHECKPOINTS / f"{algo}.pt" if entry.resumable else None,
             **extra,
@@ -182,12 +177,7 @@ def train_run(
             if episodes:  # none where the person had stopped labelling
                 path = run / ROUNDS / f"round_{i:03d}.npz"  # a resumed run's own: replaced
                 save_trajectories(path, episodes, env_id, overwrite=True)
-    save_sb3(result.model, run / SB3_POLICY)
-    if result.best.state is not None:  # the best in-training evaluation's weights
-        final = {k: v.detach().clone() for k, v in result.model.policy.state_dict().items()}
-        result.model.policy.load_state_dict(result.best.state)
-        save_sb3(result.model, run / BEST_SB3_POLICY)
-        result.model.policy.load_state_dict(final)
+    save_sb3_policy(run, result.model, result.best)
     facts = result.facts
     ranked = RANKED[algo].format(ranked_by=RANKED_BY[facts.get("ranked_by", "return")])
     meaning = (

@@ -28,7 +28,7 @@ import gymnasium as gym
 import numpy as np
 
 from protege.algorithms.tabular.demos import demo_occupancy
-from protege.callbacks import Callback, CSVLogger
+from protege.callbacks import Callback
 from protege.data.storage import Demonstrations
 from protege.data.types import flatten_trajectories
 from protege.envs import is_tabular_spec
@@ -48,14 +48,15 @@ from protege.jobs.common import (
     EVAL_SEED,
     configure,
     load_demos,
+    logged,
     open_run,
+    require_demos,
     run_config,
     run_job,
 )
 from protege.reports.plots import plot_grid_heatmaps
 from protege.rundir import (
     METRICS,
-    PROGRESS,
     read_config,
     read_json,
     save_npy_atomic,
@@ -144,9 +145,7 @@ def train_run(
     the sampled evaluation of the learned (stochastic) policy.
     """
     entry = catalog.get(algo)
-    if demos is None:
-        raise ConfigError(f"{algo} learns from demonstrations; pass --demos PATH")
-    demos_path = demos
+    demos_path = require_demos(algo, demos)
     mdp = tabular_mdp(env_id)
     data = load_demos(demos_path, env_id)
     _check_demos_env(data, env_id, demos_path)
@@ -162,7 +161,7 @@ def train_run(
     start = time.perf_counter()
     try:
         result = fit(
-            data.trajectories, data.spaces, cfg, [CSVLogger(run / PROGRESS), *callbacks],
+            data.trajectories, data.spaces, cfg, logged(run, callbacks),
             env=mdp, checkpoint=checkpoint,
         )  # fmt: skip
     except DatasetError as exc:

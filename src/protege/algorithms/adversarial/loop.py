@@ -39,10 +39,10 @@ import torch
 from protege.algorithms.adversarial.adversary import Adversary
 from protege.algorithms.adversarial.config import AdversarialConfig
 from protege.algorithms.adversarial.discriminator import Discriminator, Loss
-from protege.algorithms.best import BestSoFar
+from protege.algorithms.best import CHECK_SEED as CHECK_SEED  # benchmarks read it here
+from protege.algorithms.best import BestSoFar, evaluate_learner, evaluation_due
 from protege.callbacks import Callback, CallbackList
 from protege.checkpoint import CHECKPOINT_EVERY, load_checkpoint, restoring, save_checkpoint
-from protege.data.rollout import rollout
 from protege.data.types import Transitions
 from protege.envs import EnvFactory, Spaces, check_supported, make_env
 from protege.errors import ConfigError, DatasetError
@@ -58,10 +58,6 @@ from protege.rl import (
     restore_learner_state,
     round_callback,
 )
-
-CHECK_SEED = 20_000
-"""In-training evaluations (`eval_every`) use episode seeds 20000, 20001, ...: apart from
-demonstration seeds (0, 1, ...) and the final evaluation's (10000, ...)."""
 
 
 @dataclass
@@ -199,15 +195,10 @@ def train_adversarial(
         nonlocal outside
         tick = time.perf_counter()
         env_steps = int(row["env_steps"])
-        due = cfg.eval_every > 0 and (
-            not history
-            or env_steps // cfg.eval_every > int(history[-1]["env_steps"]) // cfg.eval_every
-        )
-        if due:  # the policy as it is now, after training on the round's data
-            trajs = rollout(env, AdversarialResult(model, disc.reward, disc).policy,
-                            cfg.eval_episodes, seed=CHECK_SEED)  # fmt: skip
-            row["eval_return"] = float(np.mean([t.episode_return for t in trajs]))
-            best.offer(row["eval_return"], env_steps, model.policy)
+        last = int(history[-1]["env_steps"]) if history else None
+        if evaluation_due(cfg.eval_every, env_steps, last):
+            # the policy as it is now, after training on the round's data
+            row["eval_return"] = evaluate_learner(env, model, cfg.eval_episodes, env_steps, best)
             if cfg.target_return is not None and row["eval_return"] >= cfg.target_return:
                 reached.append(env_steps)
         outside += time.perf_counter() - tick

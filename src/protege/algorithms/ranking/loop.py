@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from protege.algorithms.best import BestSoFar
+from protege.algorithms.best import BestSoFar, evaluate_learner, evaluation_due
 from protege.algorithms.ranking.bradley_terry import (
     EnsembleReward,
     make_ensemble,
@@ -40,7 +40,6 @@ from protege.algorithms.ranking.config import RankingConfig
 from protege.algorithms.ranking.snippets import sample_snippet_pairs
 from protege.callbacks import Callback, CallbackList
 from protege.checkpoint import CHECKPOINT_EVERY, load_checkpoint, restoring, save_checkpoint
-from protege.data.rollout import rollout
 from protege.data.types import Trajectory, flatten_trajectories
 from protege.envs import EnvFactory, Spaces, check_supported, make_env
 from protege.errors import ConfigError
@@ -57,9 +56,6 @@ from protege.rl import (
     round_callback,
 )
 
-CHECK_SEED = 20_000
-"""In-training evaluations use episode seeds 20000, 20001, ...: apart from demonstration
-seeds (0, 1, ...) and the final evaluation's (10000, ...)."""
 ROW_KEYS = (
     "stage",
     "env_steps",
@@ -320,10 +316,8 @@ def train_ranked(
         env_steps = int(r["env_steps"])
         learner_rows = [h for h in history if h["stage"] == 1.0]
         before = int(learner_rows[-1]["env_steps"]) if learner_rows else 0
-        if cfg.eval_every > 0 and env_steps // cfg.eval_every > before // cfg.eval_every:
-            trajs = rollout(env, SB3Expert(model), cfg.eval_episodes, seed=CHECK_SEED)
-            r["eval_return"] = float(np.mean([t.episode_return for t in trajs]))
-            best.offer(r["eval_return"], env_steps, model.policy)
+        if evaluation_due(cfg.eval_every, env_steps, before):
+            r["eval_return"] = evaluate_learner(env, model, cfg.eval_episodes, env_steps, best)
             if cfg.target_return is not None and r["eval_return"] >= cfg.target_return:
                 reached.append(env_steps)
         outside += time.perf_counter() - tick

@@ -49,12 +49,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from protege.algorithms.best import BestSoFar
+from protege.algorithms.best import BestSoFar, evaluate_learner
 from protege.algorithms.ranking.bradley_terry import EnsembleReward, make_ensemble
 from protege.algorithms.ranking.bradley_terry import train_bradley_terry as fit_reward
 from protege.algorithms.ranking.config import RankingConfig
 from protege.algorithms.ranking.loop import (
-    CHECK_SEED,
     RankingResult,
     _resume_seed,
     _Rows,
@@ -78,7 +77,7 @@ from protege.algorithms.ranking.queries import (
 from protege.callbacks import Callback, CallbackList
 from protege.checkpoint import CHECKPOINT_EVERY, load_checkpoint, restoring, save_checkpoint
 from protege.data.preferences import Preference
-from protege.data.rollout import RandomPolicy, rollout
+from protege.data.rollout import RandomPolicy
 from protege.data.types import Trajectory
 from protege.envs import EnvFactory, Spaces
 from protege.errors import ConfigError, DatasetError
@@ -424,9 +423,9 @@ def train_preferences(
                 )
             if cfg.eval_every > 0:
                 tick = time.perf_counter()
-                trajs = rollout(env, SB3Expert(model), cfg.eval_episodes, seed=CHECK_SEED)
-                score = float(np.mean([t.episode_return for t in trajs]))
-                best.offer(score, int(model.num_timesteps), model.policy)
+                score = evaluate_learner(
+                    env, model, cfg.eval_episodes, int(model.num_timesteps), best
+                )
                 outside += time.perf_counter() - tick
                 report(row(stage=1.0, env_steps=float(model.num_timesteps), eval_return=score))
                 if cfg.target_return is not None and score >= cfg.target_return:
