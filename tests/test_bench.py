@@ -17,9 +17,9 @@ from protege.experiments.bench import (
     IMITATION,
     SUITES,
     Published,
+    bench_cells,
     get_suite,
     plan_bench,
-    suite_sweeps,
     verdict,
 )
 from protege.experiments.sweep import expand
@@ -52,7 +52,7 @@ def test_classic_suite_holds_the_papers_bc_gail_and_expert_rows_for_every_cell()
 
 def test_every_suite_setting_is_a_valid_config(tmp_path: Path) -> None:
     for suite in SUITES.values():
-        for *_, sweep in suite_sweeps(suite, seeds=1):
+        for _, sweep in bench_cells(suite, seeds=1):
             assert len(expand(sweep, tmp_path, {})) == 1  # raises on a bad --set value
     with pytest.raises(ConfigError, match="suite classic has"):
         plan_bench(get_suite("classic"), tmp_path, 1, algos=["nope"])
@@ -122,13 +122,13 @@ def test_builtin_expert_is_scripted_optimal_or_none() -> None:
 
 def test_mujoco_suite_runs_every_algorithm_on_the_fixed_horizon_envs() -> None:
     suite = get_suite("mujoco")
-    sweeps = suite_sweeps(suite, seeds=2)
+    sweeps = bench_cells(suite, seeds=2)
     assert len(sweeps) == 5 * 4 * 7  # envs x trajectory counts x algorithms
-    offline = [s for env, n, label, s in sweeps if label == "iq-learn-offline"]
-    online = [s for env, n, label, s in sweeps if label == "iq-learn"]
+    offline = [s for cell, s in sweeps if cell.algo == "iq-learn-offline"]
+    online = [s for cell, s in sweeps if cell.algo == "iq-learn"]
     assert offline and all(s.algos == ["iq-learn"] and s.fixed["offline"] for s in offline)
     assert all("offline" not in s.fixed for s in online)
-    assert len({s.name for *_, s in sweeps if _[1] == 4}) == 5 * 2  # variants apart
+    assert len({s.name for cell, s in sweeps if cell.episodes == 4}) == 5 * 2  # variants apart
     for env in suite.envs:  # the shipped experts' published counterparts
         assert suite.published[("expert", env, 1)].source == IMITATION
 
@@ -137,12 +137,12 @@ def test_heads_suite_leaves_continuous_heads_out_of_discrete_tasks() -> None:
     from protege.experiments.bench import HEADS, HEADS_CONTINUOUS_ONLY, HEADS_DISCRETE_ENVS
 
     suite = get_suite("heads")
-    cells = {(env, label) for env, _, label, _ in suite_sweeps(suite, seeds=1)}
+    cells = {(cell.env, cell.algo) for cell, _ in bench_cells(suite, seeds=1)}
     for env in suite.envs:
         for label in HEADS:
             skipped = env in HEADS_DISCRETE_ENVS and label in HEADS_CONTINUOUS_ONLY
             assert ((env, label) in cells) != skipped, (env, label)
-    for *_, sweep in suite_sweeps(suite, seeds=1):
+    for _, sweep in bench_cells(suite, seeds=1):
         assert sweep.algos == ["bc"]  # every row is BC with its head's settings
 
 

@@ -414,21 +414,6 @@ def plan_bench(
     return plan
 
 
-def suite_sweeps(
-    suite: Suite,
-    seeds: int,
-    algos: Sequence[str] | None = None,
-    envs: Sequence[str] | None = None,
-    episodes: Sequence[int] | None = None,
-) -> list[tuple[str, int, str, Sweep]]:
-    """One single-algorithm sweep per (env, episodes, level, algorithm label), with its
-    --set values, as (env, episodes, label, sweep); `bench_cells` says the level too."""
-    return [
-        (cell.env, cell.episodes, cell.algo, sweep)
-        for cell, sweep in bench_cells(suite, seeds, algos, envs, episodes)
-    ]
-
-
 def bench_cells(
     suite: Suite,
     seeds: int,
