@@ -38,16 +38,16 @@ TINY: dict[str, tuple[str, dict[str, Any], tuple[str, ...], bool]] = {
     "dagger": ("CartPole-v1", {"rounds": 3, "labels_per_round": 150},
                ("bc.epochs=5", "bc.hidden=16"), True),
     "tabular": ("gridworld:5", {"iterations": 20}, (), True),
-    "adversarial": ("CartPole-v1", {"learner": "ppo", "steps": 2560},
-                    ("n_envs=2", "learner_kwargs.n_steps=64", "learner_kwargs.batch_size=64",
-                     "eval_every=0"), False),
+    "adversarial": ("CartPole-v1", {"learner": "ppo", "steps": 1280},
+                    ("n_envs=2", "learner_kwargs.n_steps=32", "learner_kwargs.batch_size=64",
+                     "learner_kwargs.n_epochs=2", "eval_every=0"), False),
     "qlearning": ("CartPole-v1", {"steps": 600},
                   ("log_every=200", "learning_starts=100", "hidden=32", "eval_every=0"), False),
     # learns from CartPole-v1:ranking, episodes of mixed quality (a ranking needs them)
-    "ranking": ("CartPole-v1", {"learner": "ppo", "steps": 2560},
-                ("n_envs=2", "learner_kwargs.n_steps=64", "learner_kwargs.batch_size=64",
-                 "log_every=128", "eval_every=0", "reward.pairs=200", "reward.epochs=2",
-                 "reward.ensemble=1"), False),
+    "ranking": ("CartPole-v1", {"learner": "ppo", "steps": 1280},
+                ("n_envs=2", "learner_kwargs.n_steps=32", "learner_kwargs.batch_size=64",
+                 "learner_kwargs.n_epochs=2", "log_every=64", "eval_every=0",
+                 "reward.pairs=200", "reward.epochs=2", "reward.ensemble=1"), False),
 }  # fmt: skip
 PER_ALGORITHM: dict[str, tuple[dict[str, Any], tuple[str, ...], bool]] = {
     # offline: no env steps, and its resume is exact

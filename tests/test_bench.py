@@ -149,7 +149,7 @@ def test_heads_suite_leaves_continuous_heads_out_of_discrete_tasks() -> None:
 @pytest.mark.slow
 def test_heads_bench_tabulates_success_rate_and_cost_per_action(tmp_path: Path) -> None:
     args = ["bench", "heads", "--algos", "mlp,gmm", "--envs", "protege/TwoPaths-v0",
-            "--episodes", "50", "--seeds", "1", "--out", str(tmp_path),
+            "--episodes", "10", "--seeds", "1", "--out", str(tmp_path),
             "--workers", "2"]  # fmt: skip
     assert run(*args) == 0
     with (tmp_path / "heads" / "results.csv").open() as f:

@@ -24,7 +24,7 @@ from protege.evaluation import evaluate_returns
 from protege.experts.scripted import scripted_expert
 
 ENV = "CartPole-v1"
-SEEDS = (0, 1, 2, 3)
+SEEDS = (0, 1, 2)  # a majority (2 of 3) must hold; 4 seeds cost 17 s more for the same claim
 EPOCHS = 100  # a third of BC's default, for both sides: seconds per fit
 
 
@@ -120,6 +120,6 @@ def test_weighted_bc_clones_the_expert_where_bc_copies_the_noise(
     # measured (seeds 0-3): plain BC 159 / 321 / 185 / 182; weighted by return 500 / 469 /
     # 444 / 500, by advantage 442 / 425 / 454 / 455 (the expert 500)
     better = sum(w >= b + 75 for w, b in zip(weighted, plain_bc, strict=True))
-    assert better >= 3, (weighted, plain_bc)
-    assert sum(w >= 375 for w in weighted) >= 3, weighted
-    assert sum(b < 350 for b in plain_bc) >= 3, plain_bc  # the data does mislead plain BC
+    assert better >= 2, (weighted, plain_bc)
+    assert sum(w >= 375 for w in weighted) >= 2, weighted
+    assert sum(b < 350 for b in plain_bc) >= 2, plain_bc  # the data does mislead plain BC

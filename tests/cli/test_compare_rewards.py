@@ -14,9 +14,8 @@ def reward_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("compare")
     demos = base / "d.npz"
     assert run("collect", "CartPole-v1", "--episodes", "3", "--out", str(demos)) == 0
-    runs = {"iq": base / "iq", "iq2": base / "iq2", "gail": base / "gail"}
+    runs = {"iq": base / "iq", "gail": base / "gail"}
     for name, args in (("iq", ["iq-learn", "--offline", "--steps", "1000"]),
-                       ("iq2", ["iq-learn", "--offline", "--steps", "1000", "--seed", "1"]),
                        ("gail", ["gail", "--steps", "2048"])):  # fmt: skip
         assert run("train", *args, "--env", "CartPole-v1", "--demos", str(demos),
                    "--eval-episodes", "2", "--out", str(runs[name])) == 0  # fmt: skip
@@ -36,9 +35,8 @@ def test_a_reward_is_at_distance_zero_from_itself_and_apart_from_others(
 ) -> None:
     same = compare(capsys, reward_runs["iq"], reward_runs["iq"])
     assert same["epic"] == pytest.approx(0.0, abs=1e-6) and same["coverage_transitions"] == 2048
-    seeds = compare(capsys, reward_runs["iq"], reward_runs["iq2"])
     other = compare(capsys, reward_runs["iq"], reward_runs["gail"])
-    assert 0.0 < seeds["epic"] <= 1.0 and 0.0 < other["epic"] <= 1.0
+    assert 0.0 < other["epic"] <= 1.0
     assert other["pearson_distance"] is not None
 
 

@@ -197,8 +197,8 @@ def test_reward_transfer_refuses_another_env_and_a_learner_that_cannot_act(
 @pytest.mark.parametrize(
     ("algo", "env", "flags", "steps"),
     [
-        ("sqil", "CartPole-v1", ["--set", "learning_starts=200"], 2000),
-        ("iq-learn", "Pendulum-v1", ["--offline"], 2000),
+        ("sqil", "CartPole-v1", ["--set", "learning_starts=100"], 1000),
+        ("iq-learn", "Pendulum-v1", ["--offline"], 1000),
     ],
 )
 def test_killed_mid_run_resumes_and_finishes(
@@ -218,20 +218,20 @@ def test_killed_mid_run_resumes_and_finishes(
     out = tmp_path / "run"
     ckpt = out / "checkpoints" / "qlearning.pt"
     args = ["train", algo, "--env", env, "--demos", str(demos[env]), "--out", str(out),
-            *flags, "--steps", str(steps), "--set", "log_every=200", "--set", "hidden=32,32",
+            *flags, "--steps", str(steps), "--set", "log_every=100", "--set", "hidden=32,32",
             "--eval-episodes", "2"]  # fmt: skip
     kill_when(args, ckpt.is_file)
     assert not (out / "metrics.json").exists()  # killed before the end
     saved = load_checkpoint(ckpt)["history"]
-    assert 1 <= len(saved) < steps // 200
+    assert 1 <= len(saved) < steps // 100
     assert run(*args, "--resume") == 0, capsys.readouterr().err
     for name in RUN_FILES:
         assert (out / name).is_file(), name
     assert not list(out.rglob("*.tmp"))
     with (out / "progress.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["iteration"]) for r in rows] == list(range(steps // 200))
-    assert [float(r["step"]) for r in rows] == [200.0 * i for i in range(1, steps // 200 + 1)]
+    assert [int(r["iteration"]) for r in rows] == list(range(steps // 100))
+    assert [float(r["step"]) for r in rows] == [100.0 * i for i in range(1, steps // 100 + 1)]
     assert all(v not in (None, "") for r in rows for v in r.values())  # no torn row
     # the rows saved before the kill were replayed as they were, not trained again
     assert [float(r["seconds"]) for r in rows[: len(saved)]] == [r["seconds"] for r in saved]

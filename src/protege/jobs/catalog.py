@@ -222,10 +222,10 @@ ALGORITHMS: dict[str, Algorithm] = {
             "rewards or ranking, only the demonstrations and the env.",
             f"{_RANK}.d_rex:DRexConfig", f"{_RANK}.d_rex:train_d_rex", flags=_ADV_FLAGS,
             unit="env step",
-            smoke=("n_envs=2", "learner_kwargs.n_steps=64", "learner_kwargs.batch_size=64",
-                   "log_every=128", "eval_every=0", "reward.pairs=200", "reward.epochs=2",
-                   "reward.ensemble=1", "noise_levels=3", "rollouts_per_level=2",
-                   "bc.epochs=5", "bc.hidden=16"),
+            smoke=("n_envs=2", "learner_kwargs.n_steps=32", "learner_kwargs.batch_size=64",
+                   "learner_kwargs.n_epochs=2", "log_every=64", "eval_every=0",
+                   "reward.pairs=200", "reward.epochs=2", "reward.ensemble=1",
+                   "noise_levels=3", "rollouts_per_level=2", "bc.epochs=5", "bc.hidden=16"),
         ),
         Algorithm(
             "preferences", "ranking", "DRLHP (Christiano et al. 2017)",
@@ -236,9 +236,10 @@ ALGORITHMS: dict[str, Algorithm] = {
             "while an SB3 learner trains on it.",
             f"{_RANK}.preferences:PreferencesConfig", f"{_RANK}.preferences:train_preferences",
             flags=_ADV_FLAGS, unit="env step", needs_demos=False,
-            smoke=("n_envs=2", "learner_kwargs.n_steps=64", "learner_kwargs.batch_size=64",
-                   "log_every=128", "eval_every=0", "reward.epochs=2", "reward.ensemble=2",
-                   "rounds=2", "queries_per_round=10", "candidates=50", "rollout_episodes=2"),
+            smoke=("n_envs=2", "learner_kwargs.n_steps=32", "learner_kwargs.batch_size=64",
+                   "learner_kwargs.n_epochs=2", "log_every=64", "eval_every=0",
+                   "reward.epochs=2", "reward.ensemble=2", "rounds=2",
+                   "queries_per_round=10", "candidates=50", "rollout_episodes=2"),
         ),
     )
 }  # fmt: skip
