@@ -147,3 +147,18 @@ def test_summaries_read_nested_metrics_such_as_the_kept_best_policys() -> None:
     assert row["seeds"] == 3 and row["return_mean"] == 2.0
     assert row["best.normalized_score"] == 0.75 and row["best.normalized_score_ci95"] > 0
     assert math.isnan(row["best.missing"])
+
+
+def test_a_shared_policy_setting_reaches_daggers_inner_bc(tmp_path: Path) -> None:
+    from protege.experiments.sweep import build_config, expand, load_sweep
+
+    spec = tmp_path / "heads.yaml"
+    spec.write_text("algos: [bc, dagger]\nenvs: [Pendulum-v1]\n"
+                    "set: {policy: gmm, history: 2, epochs: 7}\n")  # fmt: skip
+    trials = {t.algo: t for t in expand(load_sweep(spec), tmp_path, {})}
+    bc = build_config("bc", 0, trials["bc"].overrides)
+    dagger = build_config("dagger", 0, trials["dagger"].overrides)
+    assert (bc.policy, bc.history, bc.epochs) == ("gmm", 2, 7)
+    assert (dagger.bc.policy, dagger.bc.history) == ("gmm", 2)
+    # only the policy's own settings pass down; BC's training settings need dagger: {bc.epochs}
+    assert dagger.bc.epochs != 7

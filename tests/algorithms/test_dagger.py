@@ -14,6 +14,7 @@ from protege.algorithms.dagger import (
     DAggerConfig,
     MixturePolicy,
     beta_at,
+    label,
     round_path,
     train_dagger,
 )
@@ -128,3 +129,17 @@ def test_interrupted_run_resumes_to_the_same_policy(tmp_path: Path) -> None:
     for pa, pb in zip(whole.policy.parameters(), resumed.policy.parameters(), strict=True):
         assert torch.equal(pa, pb)
     assert [r["labels"] for r in resumed.history] == [r["labels"] for r in whole.history]
+
+
+def test_an_expert_with_memory_labels_each_episode_as_it_happened() -> None:
+    """CueCorridor's expert remembers the cue shown at an episode's first step; asked about a
+    whole episode in one batch it would guess at the fork (a coin flip), so DAgger shows it
+    each visited episode step by step from its start."""
+    cue = "protege/CueCorridor-v0"
+    trajs = rollout(cue, scripted_expert(cue).act, 20, seed=0)
+    labelled = label(trajs, scripted_expert(cue).act)
+    for t, again in zip(trajs, labelled, strict=True):
+        np.testing.assert_array_equal(again.acts, t.acts)
+    memoryless = scripted_expert("CartPole-v1").act  # labelled in one batch, as before
+    (t,) = rollout("CartPole-v1", memoryless, 1, seed=0)
+    np.testing.assert_array_equal(label([t], memoryless)[0].acts, t.acts)

@@ -110,10 +110,23 @@ class MixturePolicy:
 
 
 def label(trajs: Sequence[Trajectory], expert: Policy) -> list[Trajectory]:
-    """The same visited states, with the expert's action on each as the label."""
+    """The same visited states, with the expert's action on each as the label.
+
+    An expert that keeps per-episode state (`EpisodeSeeded`: one that remembers a cue seen
+    at the start, or draws a choice per episode) is shown each trajectory step by step from
+    its first state, as if it were acting there, so its label at a step can depend on what
+    the episode showed earlier; any other expert labels a whole trajectory in one batch.
+    """
     out = []
-    for t in trajs:
-        acts = np.asarray(expert(obs_index(t.obs, slice(0, -1)))).reshape(t.acts.shape)
+    for k, t in enumerate(trajs):
+        visited = obs_index(t.obs, slice(0, -1))
+        if isinstance(expert, EpisodeSeeded):
+            expert.start_episode(0, k)
+            steps = [np.asarray(expert(obs_index(visited, slice(i, i + 1))))
+                     for i in range(len(t.acts))]  # fmt: skip
+            acts = np.concatenate(steps).reshape(t.acts.shape)
+        else:
+            acts = np.asarray(expert(visited)).reshape(t.acts.shape)
         out.append(Trajectory(t.obs, acts.astype(t.acts.dtype), t.rews, t.terminated, t.truncated))
     return out
 

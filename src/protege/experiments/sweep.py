@@ -171,7 +171,9 @@ def for_algorithm(sweep: Sweep, algo: str) -> tuple[dict[str, list[Any]], dict[s
     applies to the algorithms that take it) and its own section, which wins."""
 
     def takes(name: str, key: str) -> bool:  # a setting, or an entry of a dict setting
-        return key in settings_of(name) or key.split(".")[0] in settings_of(name)
+        own = settings_of(name)
+        # a policy setting (policy: gmm) reaches DAgger's inner BC, as `--set policy=gmm` does
+        return key in own or key.split(".")[0] in own or f"bc.{key}" in own and _head(key)
 
     def pick(table: dict[str, Any], what: str) -> dict[str, Any]:
         shared = {k: v for k, v in table.items() if k not in sweep.algos}
@@ -185,6 +187,14 @@ def for_algorithm(sweep: Sweep, algo: str) -> tuple[dict[str, list[Any]], dict[s
         return {**mine, **dict(table.get(algo) or {})}
 
     return pick(sweep.grid, "grid"), pick(sweep.fixed, "set")
+
+
+def _head(key: str) -> bool:
+    """Whether `key` is one of the policy's own settings (`protege.algorithms.bc`'s
+    HEAD_SETTINGS), which an algorithm with an inner BC takes without the "bc."."""
+    from protege.algorithms.bc import HEAD_SETTINGS
+
+    return key in HEAD_SETTINGS
 
 
 def _override(key: str, value: Any) -> str:

@@ -4,8 +4,9 @@ Both keep state per episode, so each use needs its own instance (`scripted_exper
 a fresh one each time). Inside `protege.data.rollout` they are told which episode each row
 of their batches is (`start_episode(slot, episode)`, the `EpisodeSeeded` hook), which seeds
 their per-episode choice: the same collect gives the same demonstrations for any number of
-parallel envs. Called on states that are not their own episode's (DAgger labelling the
-learner's states), they answer from the state alone, as documented on each.
+parallel envs. DAgger shows them the learner's episodes the same way, step by step from
+the first state (`protege.algorithms.dagger.label`). Called on states that are not their
+own episode's, they answer from the state alone, as documented on each.
 """
 
 from __future__ import annotations
@@ -61,10 +62,9 @@ class TwoPathsExpert:
     The side: in its own episodes, a coin flip at the first step, seeded by the episode and
     its start state (so collects with another --seed draw other sides), kept while the
     vehicle is within CENTRE_BAND of the centre line, then the side it is on. On any other
-    state (no `start_episode` for the row, as when DAgger has the learner's states
-    labelled), the side the vehicle is already on (the sign of y), and only within
-    CENTRE_BAND of the centre line, where both are open, a coin flip seeded by the state
-    (the same state always gets the same answer).
+    state (no `start_episode` for the row), the side the vehicle is already on (the sign
+    of y), and only within CENTRE_BAND of the centre line, where both are open, a coin flip
+    seeded by the state (the same state always gets the same answer).
     """
 
     def __init__(self) -> None:
