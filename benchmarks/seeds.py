@@ -146,14 +146,23 @@ def sqil_pendulum(seed: int, steps: int) -> float:
     return _soft_q_pendulum("sqil", steps, seed)
 
 
-def sqil_cartpole(seed: int, steps: int) -> float:
+def _sqil_cartpole(episodes: int, seed: int, steps: int) -> float:
     from protege.algorithms.qlearning import SQILConfig, train_sqil
     from protege.envs import env_spaces
 
-    _, demos = _demos("CartPole-v1", 10, seed)
+    _, demos = _demos("CartPole-v1", episodes, seed)
     cfg = SQILConfig(steps=steps, seed=seed)
     spaces = env_spaces("CartPole-v1")
     return _cartpole_return(train_sqil(demos, spaces, cfg, env="CartPole-v1").policy)
+
+
+def sqil_cartpole(seed: int, steps: int) -> float:
+    return _sqil_cartpole(10, seed, steps)
+
+
+def sqil_cartpole_1ep(seed: int, steps: int) -> float:
+    """Issue #17's failing cell (no test: the suite's SQIL test is the 10-episode one)."""
+    return _sqil_cartpole(1, seed, steps)
 
 
 _ADV = "tests/algorithms/adversarial/"
@@ -174,6 +183,7 @@ CLAIMS = {
         Claim("iq-pendulum", _SQ + "test_iq_learn (20 ep.)", iq_pendulum, 4500, 0.9, _N),
         Claim("sqil-pendulum", _SQ + "test_sqil (20 ep.)", sqil_pendulum, 6000, 0.9, _N),
         Claim("sqil-cartpole", _SQ + "test_sqil (10 ep.)", sqil_cartpole, 10_000, 475, _R),
+        Claim("sqil-cartpole-1ep", "none (1 ep.)", sqil_cartpole_1ep, 10_000, 475, _R),
     ]
 }  # fmt: skip
 
