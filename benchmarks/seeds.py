@@ -146,12 +146,14 @@ def sqil_pendulum(seed: int, steps: int) -> float:
     return _soft_q_pendulum("sqil", steps, seed)
 
 
-def _sqil_cartpole(episodes: int, seed: int, steps: int) -> float:
+def _sqil_cartpole(episodes: int, seed: int, steps: int, alpha: float | None = None) -> float:
     from protege.algorithms.qlearning import SQILConfig, train_sqil
     from protege.envs import env_spaces
 
     _, demos = _demos("CartPole-v1", episodes, seed)
     cfg = SQILConfig(steps=steps, seed=seed)
+    if alpha is not None:
+        cfg = SQILConfig(steps=steps, seed=seed, alpha=alpha)
     spaces = env_spaces("CartPole-v1")
     return _cartpole_return(train_sqil(demos, spaces, cfg, env="CartPole-v1").policy)
 
@@ -161,8 +163,17 @@ def sqil_cartpole(seed: int, steps: int) -> float:
 
 
 def sqil_cartpole_1ep(seed: int, steps: int) -> float:
-    """Issue #17's failing cell (no test: the suite's SQIL test is the 10-episode one)."""
+    """Issue #17's failing cell (no test holds it)."""
     return _sqil_cartpole(1, seed, steps)
+
+
+def sqil_cartpole_1ep_greedy(seed: int, steps: int) -> float:
+    """The same at temperature 0.001: learns from one episode, not robust from 10."""
+    return _sqil_cartpole(1, seed, steps, alpha=0.001)
+
+
+def sqil_cartpole_greedy(seed: int, steps: int) -> float:
+    return _sqil_cartpole(10, seed, steps, alpha=0.001)
 
 
 _ADV = "tests/algorithms/adversarial/"
@@ -184,6 +195,10 @@ CLAIMS = {
         Claim("sqil-pendulum", _SQ + "test_sqil (20 ep.)", sqil_pendulum, 6000, 0.9, _N),
         Claim("sqil-cartpole", _SQ + "test_sqil (10 ep.)", sqil_cartpole, 10_000, 475, _R),
         Claim("sqil-cartpole-1ep", "none (1 ep.)", sqil_cartpole_1ep, 10_000, 475, _R),
+        Claim("sqil-cartpole-1ep-alpha0.001", "none (1 ep., alpha 0.001)",
+              sqil_cartpole_1ep_greedy, 10_000, 475, _R),
+        Claim("sqil-cartpole-alpha0.001", "none (10 ep., alpha 0.001)", sqil_cartpole_greedy,
+              10_000, 475, _R),
     ]
 }  # fmt: skip
 

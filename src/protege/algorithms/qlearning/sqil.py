@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import gymnasium as gym
 import torch
 
 from protege.algorithms.best import BestSoFar
@@ -44,10 +43,7 @@ class SQILConfig:
     """SQIL settings. Defaults are tuned on CartPole-v1 and Pendulum-v1.
 
     steps: environment steps.
-    alpha: entropy temperature α (fixed); policy softmax(Q/α) for Discrete actions. None:
-        `DEFAULT_ALPHA` by the action space, 0.001 for Discrete and 0.01 for Box (CartPole
-        from one episode, seeds 0-4: 500/475/483/433/500 at 0.001 where 0.01 scored 187/245
-        on seeds 0-1; Pendulum from 20: 0.93/0.80/0.98 at 0.001 against 0.99/0.98/0.99).
+    alpha: entropy temperature α (fixed); policy softmax(Q/α) for Discrete actions.
     gamma: discount.
     lr, actor_lr: Adam learning rates of the critic and (Box only) the actor.
     batch_size: expert transitions per update, and as many of the learner's.
@@ -65,7 +61,7 @@ class SQILConfig:
     """
 
     steps: int = 10_000
-    alpha: float | None = None
+    alpha: float = 0.01
     gamma: float = 0.99
     lr: float = 3e-4
     actor_lr: float = 3e-4
@@ -85,19 +81,6 @@ class SQILConfig:
         check_fields(self)  # every setting's type and range, by what its name means
         if not 0 < self.target_tau <= 1 or not 0 <= self.gamma < 1:
             raise ConfigError("target_tau must be in (0, 1] and gamma in [0, 1)")
-
-
-DEFAULT_ALPHA = {"discrete": 0.001, "box": 0.01}
-"""SQIL's temperature where `SQILConfig.alpha` is None, by the action space (measured: see
-`SQILConfig`): a near-greedy soft-Q policy learns CartPole from one episode, while the
-SAC-style actor on Box actions does better with the larger entropy bonus."""
-
-
-def sqil_alpha(cfg: SQILConfig, spaces: Spaces) -> float:
-    """The temperature a run uses: `cfg.alpha`, or `DEFAULT_ALPHA` by the action space."""
-    if cfg.alpha is not None:
-        return cfg.alpha
-    return DEFAULT_ALPHA["discrete" if isinstance(spaces.action, gym.spaces.Discrete) else "box"]
 
 
 @dataclass
@@ -181,8 +164,9 @@ def train_sqil(
     device = resolve_device(cfg.device)
     expert = preprocessed_demos(demos, spaces, device)
     stats = expert.obs if normalizes(cfg.normalize_obs, env) else None  # normalize_obs
-    alpha = sqil_alpha(cfg, spaces)
-    learner = make_learner(spaces, cfg.hidden, alpha, cfg.lr, cfg.actor_lr, cfg.seed, device, stats)
+    learner = make_learner(
+        spaces, cfg.hidden, cfg.alpha, cfg.lr, cfg.actor_lr, cfg.seed, device, stats
+    )
     update = sqil_update(learner, cfg)
     loop = run_online(
         learner, expert, update, cfg, env, callbacks, evaluate, checkpoint, checkpoint_every
