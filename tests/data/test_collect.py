@@ -60,7 +60,7 @@ def test_a_noise_schedule_is_one_graded_dataset_whose_levels_repeat_alone(
 
 def test_collect_without_noise_keeps_each_return(tmp_path: Path) -> None:
     saved = load_trajectories(collect_npz(tmp_path, "plain.npz")).trajectories
-    assert [dict(t.meta) for t in saved] == [{"return": 500.0}] * 2
+    assert [dict(t.meta) for t in saved] == [{"seed": i, "return": 500.0} for i in range(2)]
 
 
 def collect_npz(tmp_path: Path, name: str, *args: str) -> Path:

@@ -95,12 +95,12 @@ def test_success_reported_at_any_step_is_kept_in_meta() -> None:
     walk = lambda o: np.ones(len(o), np.int64)  # noqa: E731
     stay = lambda o: np.zeros(len(o), np.int64)  # noqa: E731
     (passed,) = rollout(lambda: Reach("is_success"), walk, 1)  # true at step 3 of 5
-    assert passed.meta == {"success": True, "lap": 5}
+    assert passed.meta == {"seed": 0, "success": True, "lap": 5}
     (stood,) = rollout(lambda: Reach("success"), stay, 1)
-    assert stood.meta == {"success": False, "lap": 0}
+    assert stood.meta == {"seed": 0, "success": False, "lap": 0}
     (silent,) = rollout(lambda: Reach(None), walk, 1)
-    assert silent.meta == {"lap": 5}  # no success key: nothing claimed
-    assert rollout("CartPole-v1", balance, 1)[0].meta == {}
+    assert silent.meta == {"seed": 0, "lap": 5}  # no success key: nothing claimed
+    assert rollout("CartPole-v1", balance, 1, seed=7)[0].meta == {"seed": 7}
 
 
 def test_success_rates_are_compared_only_where_the_env_reports_success() -> None:
@@ -120,3 +120,13 @@ def test_success_rates_are_compared_only_where_the_env_reports_success() -> None
     assert 0.0 <= metrics["random_success_rate"] <= 1.0
     cartpole = compare_with_expert("CartPole-v1", balance, balance, episodes=2).metrics()
     assert not any("success" in key for key in cartpole)
+
+
+def test_each_episode_keeps_its_reset_seed_and_replays_from_it() -> None:
+    import gymnasium as gym
+
+    trajs = rollout("CartPole-v1", balance, 5, seed=40, n_envs=2)
+    assert [t.meta["seed"] for t in trajs] == [40, 41, 42, 43, 44]
+    for t in trajs:
+        obs, _ = gym.make("CartPole-v1").reset(seed=t.meta["seed"])
+        np.testing.assert_array_equal(obs, t.obs[0])

@@ -216,7 +216,7 @@ V1_MINARI_BLOCK = ("format_version", "env_id", "episodes_without_rewards", "prot
 @pytest.mark.parametrize("name", FORMATS)
 def test_a_version_1_dataset_loads_with_no_metadata(tmp_path: Path, name: str) -> None:
     """What protege wrote before datasets kept metadata still loads: meta is {}."""
-    trajs = rollout("CartPole-v1", balance, 2, seed=0, max_steps=30)
+    trajs = [replace(t, meta={}) for t in rollout("CartPole-v1", balance, 2, seed=0, max_steps=30)]
     path = save_trajectories(tmp_path / name, trajs, "CartPole-v1")
     if name.endswith(".npz"):
         tamper(path, meta_edit(format_version=1))

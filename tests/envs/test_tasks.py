@@ -54,7 +54,7 @@ def test_a_seed_fixes_the_episode(env_id: str) -> None:
 
 def test_driving_straight_on_hits_the_obstacle() -> None:
     (hit,) = rollout(TWO_PATHS, constant(0.0), 1)
-    assert hit.terminated and hit.meta == {"success": False, "side": 0}
+    assert hit.terminated and hit.meta == {"seed": 0, "success": False, "side": 0}
     assert hit.rews is not None and hit.rews[-1] < -0.5  # the collision penalty
     assert abs(hit.obs[-1][0] - (OBSTACLE[0] - 1.0)) < 0.15  # stopped at the obstacle's front
 
@@ -62,7 +62,7 @@ def test_driving_straight_on_hits_the_obstacle() -> None:
 def test_missing_the_goal_runs_into_the_step_limit() -> None:
     (wide,) = rollout(TWO_PATHS, constant(1.0), 1)  # clears the obstacle, then too far up
     assert wide.truncated and len(wide) == TASK_ENVS[TWO_PATHS][1]
-    assert wide.meta == {"success": False, "side": 1}
+    assert wide.meta == {"seed": 0, "success": False, "side": 1}
 
 
 def test_the_expert_succeeds_on_both_sides_equally_often_and_equally_well() -> None:

@@ -126,7 +126,10 @@ def test_rate_asks_for_a_rating_of_each_kept_episode(tmp_path: Path) -> None:
 
     out = tmp_path / "rated"  # a Minari dataset: the ratings live in metadata.json
     result = record("CartPole-v1", out, episodes=2, fps=0, on_frame=on_frame, rate=True)
-    assert [t.meta for t in result.kept] == [{"rating": 2}, {"rating": 5}]
+    # each kept episode carries its reset seed, as rollout's do
+    assert [t.meta for t in result.kept] == [
+        {"seed": s, "rating": r} for s, r in zip(result.seeds, (2, 5), strict=True)
+    ]
     assert result.discarded == 1 and states.count("rating") == 4
     assert "kept 2 episodes" in result.summary() and "rated 2, 5" in result.summary()
     demos = load_trajectories(out, env_id="CartPole-v1")
@@ -145,7 +148,7 @@ def test_without_rate_k_keeps_at_once_with_no_rating() -> None:
             down(pygame.K_LEFT)
 
     result = record("CartPole-v1", None, episodes=1, fps=0, on_frame=on_frame)
-    assert result.kept[0].meta == {} and "rated" not in result.summary()
+    assert result.kept[0].meta == {"seed": result.seeds[0]} and "rated" not in result.summary()
 
 
 def test_discarded_episode_is_replayed_and_not_kept() -> None:

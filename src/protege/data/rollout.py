@@ -69,9 +69,11 @@ def rollout(
         it at once or to advance a progress bar; completion order may differ from index order.
     A policy with a `start_episode(slot, episode)` method (`EpisodeSeeded`) is told which
     episode each row of its batches belongs to, so its randomness can be seeded per episode.
-    Each trajectory's `meta` keeps what the env's infos said of the episode: "success"
-    (when the env reports `info["success"]` or `info["is_success"]`) and the keys the env
-    lists in `metadata["episode_info"]` (`_note_info`).
+    Each trajectory's `meta` keeps its reset seed ("seed": `seed` + its index, so the
+    episode's start can be replayed, as `protege rank` and the preference window do) and
+    what the env's infos said of the episode: "success" (when the env reports
+    `info["success"]` or `info["is_success"]`) and the keys the env lists in
+    `metadata["episode_info"]` (`_note_info`).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
@@ -101,7 +103,7 @@ def _run(
     if seeded is not None:
         for i in range(n):
             seeded.start_episode(i, i)
-    buffers: list[dict[str, Any]] = [_buffer(obs_index(obs, i)) for i in range(n)]
+    buffers: list[dict[str, Any]] = [_buffer(obs_index(obs, i), seed + i) for i in range(n)]
     done: dict[int, Trajectory] = {}
     steps = 0
     while len(done) < episodes:
@@ -143,7 +145,7 @@ def _run(
                 seeds[j] = seed
         obs, _ = venv.reset(seed=seeds, options={"reset_mask": finished})
         for j in map(int, np.flatnonzero(finished)):
-            buffers[j] = _buffer(obs_index(obs, j))
+            buffers[j] = _buffer(obs_index(obs, j), seeds[j])
     return [done[i] for i in range(episodes)]
 
 
@@ -151,8 +153,8 @@ SUCCESS_KEYS = ("success", "is_success")
 """Info keys by which envs report success: Meta-World's, and gymnasium-robotics'."""
 
 
-def _buffer(first_obs: Obs) -> dict[str, Any]:
-    return {"obs": [first_obs], "acts": [], "rews": [], "meta": {}}
+def _buffer(first_obs: Obs, seed: int | None) -> dict[str, Any]:
+    return {"obs": [first_obs], "acts": [], "rews": [], "meta": {"seed": seed}}
 
 
 def _note_info(meta: dict[str, Any], infos: dict[str, Any], i: int, keys: tuple[str, ...]) -> None:

@@ -175,7 +175,8 @@ class Recorder:
         )
 
     def _keep(self, meta: dict[str, Any]) -> None:
-        traj = self._trajectory(meta)
+        # the reset seed, as rollout's episodes carry it: `protege rank` replays from it
+        traj = self._trajectory({"seed": self.seed + self.attempt - 1, **meta})
         if self.on_keep is not None:
             self.on_keep(traj)
         self.result.kept.append(traj)
