@@ -98,8 +98,6 @@ def iq_cartpole_online(seed: int, steps: int) -> float:
 def iq_cartpole_online_best(seed: int, steps: int) -> float:
     """The same run, evaluated at every progress row on 10 episodes (seeds 20000+, as `protege
     train` does) and judged by the best policy kept, not the final one."""
-    import copy
-
     from protege.algorithms.qlearning import IQLearnConfig, train_iq_learn
     from protege.envs import env_spaces
     from protege.evaluation import evaluate_returns
@@ -111,10 +109,7 @@ def iq_cartpole_online_best(seed: int, steps: int) -> float:
     cfg = IQLearnConfig(steps=steps, seed=seed)
     spaces = env_spaces("CartPole-v1")
     result = train_iq_learn(demos, spaces, cfg, env="CartPole-v1", evaluate=evaluate)
-    best = copy.deepcopy(result.policy)
-    if result.best.state is not None:
-        best.load_state_dict(result.best.state)
-    return _cartpole_return(best)
+    return _cartpole_return(result.best.applied_to(result.policy) or result.policy)
 
 
 def iq_cartpole_offline(seed: int, steps: int) -> float:
@@ -151,9 +146,7 @@ def _sqil_cartpole(episodes: int, seed: int, steps: int, alpha: float | None = N
     from protege.envs import env_spaces
 
     _, demos = _demos("CartPole-v1", episodes, seed)
-    cfg = SQILConfig(steps=steps, seed=seed)
-    if alpha is not None:
-        cfg = SQILConfig(steps=steps, seed=seed, alpha=alpha)
+    cfg = SQILConfig(steps=steps, seed=seed, **({} if alpha is None else {"alpha": alpha}))
     spaces = env_spaces("CartPole-v1")
     return _cartpole_return(train_sqil(demos, spaces, cfg, env="CartPole-v1").policy)
 

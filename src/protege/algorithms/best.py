@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -26,6 +26,8 @@ from torch import nn
 from protege.data.rollout import rollout
 from protege.envs import EnvFactory
 from protege.experts import SB3Expert
+
+M = TypeVar("M", bound=nn.Module)
 
 CHECK_SEED = 20_000
 """In-training evaluations use episode seeds 20000, 20001, ...: apart from demonstration
@@ -48,6 +50,14 @@ class BestSoFar:
         self.score, self.step = float(score), int(step)
         self.state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
         return True
+
+    def applied_to(self, module: M) -> M | None:
+        """A copy of `module` holding the kept weights; None when none were kept."""
+        if self.state is None:
+            return None
+        kept = copy.deepcopy(module)
+        kept.load_state_dict(self.state)
+        return kept
 
     def checkpoint_state(self) -> dict[str, Any]:
         """What a training checkpoint stores, so a resumed run keeps the same best."""

@@ -9,7 +9,6 @@ module sits below them all and imports none of them, nor `dispatch` above them.
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import shutil
@@ -314,9 +313,8 @@ def save_policy(run: Path, policy: ActorPolicy, best: BestSoFar) -> None:
     """Save the final policy (policy.pt) and, where training evaluated it, the best
     evaluation's weights beside it (policy_best.pt)."""
     policy.save(run / POLICY)
-    if best.state is not None:
-        kept = copy.deepcopy(policy)
-        kept.load_state_dict(best.state)
+    kept = best.applied_to(policy)
+    if kept is not None:
         kept.save(run / BEST_POLICY)
 
 

@@ -64,9 +64,10 @@ def round_episodes(
     env: str | EnvFactory, policy: Policy, episodes: int, seed: int, k: int
 ) -> list[Trajectory]:
     """Round k's `episodes` of `policy` from reset seeds `seed`, `seed + 1`, ..., each
-    marked with its seed and round (meta "seed", "round"), so it can be replayed to show."""
+    marked with its round (meta "round"; `rollout` records the seed, meta "seed", so it can
+    be replayed to show)."""
     trajs = rollout(env, policy, episodes, seed=seed)
-    return [replace(t, meta={**t.meta, "seed": seed + i, "round": k}) for i, t in enumerate(trajs)]
+    return [replace(t, meta={**t.meta, "round": k}) for t in trajs]
 
 
 def replayable(traj: Trajectory) -> bool:
