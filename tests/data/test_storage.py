@@ -240,6 +240,8 @@ def test_a_version_1_dataset_loads_with_no_metadata(tmp_path: Path, name: str) -
         ({"noise": 1.5}, "'noise' = 1.5, outside [0, 1]"),
         ({"noise": "high"}, "'noise' = 'high', expected a number"),
         ({"rating": True}, "'rating' = True, expected a number"),
+        ({"seed": "x"}, "'seed' = 'x', expected a whole number >= 0"),
+        ({"seed": 1.5}, "'seed' = 1.5, expected a whole number >= 0"),
         ({"return": float("nan")}, "not a finite number"),
         ({"seeds": [1, 2]}, "not a JSON scalar"),
         ({3: "x"}, "has the key 3"),

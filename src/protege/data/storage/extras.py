@@ -39,7 +39,8 @@ NUMERIC_META = ("noise", "return", "rating")
 
 SAVE_FIX = (
     "keep Trajectory.meta to JSON scalars (numbers, strings, booleans, null): 'noise' a "
-    "number in [0, 1], 'return' and 'rating' numbers"
+    "number in [0, 1], 'return' and 'rating' numbers, 'seed' (the episode's reset seed) a "
+    "whole number >= 0"
 )
 
 
@@ -78,6 +79,9 @@ def check_meta(ctx: Context, field: str, meta: Any, episode: int, fix: str) -> d
             ctx.fail(field, f"{where} has '{key}' = {value!r}, expected a number", fix)
         if key == "noise" and isinstance(value, int | float) and not 0 <= value <= 1:
             ctx.fail(field, f"{where} has 'noise' = {value}, outside [0, 1]", fix)
+        bad_seed = isinstance(value, bool) or not isinstance(value, int) or value < 0
+        if key == "seed" and value is not None and bad_seed:  # rank and the clips replay it
+            ctx.fail(field, f"{where} has 'seed' = {value!r}, expected a whole number >= 0", fix)
         out[key] = value
     return out
 
