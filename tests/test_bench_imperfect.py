@@ -47,6 +47,7 @@ def test_every_issue_16_method_runs_beside_bc_and_gail_on_every_noise_level() ->
         for level in LEVEL_TARGETS:  # 25%, 50%, 75%: the same data for every method
             for algo in ("bc", "gail", "t-rex", "d-rex", "filtered-bc", "weighted-bc"):
                 assert (env, level, algo) in cells
+                assert (env, "graded", algo) in cells  # T-REX's kind of data: 5 qualities
         for algo in ("bc", "bc-expert-part", "filtered-bc", "weighted-bc", "dwbc"):
             assert (env, "mixed", algo) in cells
         assert (env, "none", "preferences") in cells  # it learns from labels, not demos
@@ -90,15 +91,26 @@ def test_plan_collects_each_level_once_with_its_noise_and_shares_it(
     demos = tmp_path / "imperfect" / "demos"
     assert sorted(p.name for p in demos.iterdir()) == sorted([
         "CartPole-v1__10ep__25pct.npz", "CartPole-v1__10ep__50pct.npz",
-        "CartPole-v1__10ep__75pct.npz", "CartPole-v1__10ep__mixed.npz",
+        "CartPole-v1__10ep__75pct.npz", "CartPole-v1__10ep__graded.npz",
+        "CartPole-v1__10ep__mixed.npz",
         "CartPole-v1__10ep__mixed__expert-part.npz"])  # fmt: skip
-    # 3 noise levels, and the mixed set's expert part and noisy rest: once each
-    assert len(calls) == 5
+    # 3 noise levels, the graded series, and the mixed set's expert part and noisy rest:
+    # once each
+    assert len(calls) == 6
     for level in LEVEL_TARGETS:
         data = load_trajectories(demos / f"CartPole-v1__10ep__{level.replace('%', 'pct')}.npz")
         assert [t.meta["noise"] for t in data.trajectories] == [eps[level]] * 10
         returns = [t.meta["return"] for t in data.trajectories]
         assert plan.demonstrators[("CartPole-v1", 10, level)] == pytest.approx(np.mean(returns))
+    # graded: 2 episodes at each of 5 noise levels from the 50% level's to random actions;
+    # its demonstrator is the least noisy pair, the best demonstrations
+    graded = load_trajectories(demos / "CartPole-v1__10ep__graded.npz").trajectories
+    levels = [t.meta["noise"] for t in graded]
+    assert levels[::2] == levels[1::2] == sorted(set(levels))
+    assert levels[0] == eps["50%"] and levels[-1] == 1.0 and len(set(levels)) == 5
+    best = np.mean([t.meta["return"] for t in graded[:2]])
+    assert plan.demonstrators[("CartPole-v1", 10, "graded")] == pytest.approx(best)
+    assert best > np.mean([t.meta["return"] for t in graded])
     mixed = load_trajectories(demos / "CartPole-v1__10ep__mixed.npz").trajectories
     n_expert = round(MIXED_EXPERT_SHARE * 10)
     assert [t.meta["noise"] for t in mixed] == [0.0] * n_expert + [eps["25%"]] * (10 - n_expert)
@@ -121,13 +133,14 @@ def test_plan_collects_each_level_once_with_its_noise_and_shares_it(
                 assert t.demos == str(dataset)
             if cell.algo == "dwbc":
                 assert f"unlabelled={dataset}" in t.overrides
-            if cell.algo == "t-rex":
-                assert "rank_by=return" in t.overrides
+            if cell.algo == "t-rex":  # by return inside one level, by noise across levels
+                rank_by = "noise" if cell.level == "graded" else "return"
+                assert f"rank_by={rank_by}" in t.overrides
     assert len({t.run_dir for t in plan.trials}) == len(plan.trials)
-    assert {c.level for c in by_cell if c.algo == "bc"} == {*LEVEL_TARGETS, "mixed"}
+    assert {c.level for c in by_cell if c.algo == "bc"} == {*LEVEL_TARGETS, "graded", "mixed"}
 
     plan_bench(suite, tmp_path, 2, algos=algos)
-    assert len(calls) == 5  # planned again: nothing is collected again
+    assert len(calls) == 6  # planned again: nothing is collected again
 
 
 def _result(score: float, expert: float = 500.0, random: float = 20.0) -> dict[str, Any]:
@@ -224,7 +237,7 @@ def test_bench_help_lists_every_suite(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_bad_levels_exit_2_with_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("bench", "imperfect", "--levels", "10%", "--out", str(tmp_path)) == 2
-    assert "suite imperfect has 25%, 50%, 75%, mixed, none" in capsys.readouterr().err
+    assert "suite imperfect has 25%, 50%, 75%, graded, mixed, none" in capsys.readouterr().err
     assert run("bench", "classic", "--levels", "25%", "--out", str(tmp_path)) == 2
     assert "suite classic has no demonstrator levels" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="no calibrated noise for Acrobot-v1"):

@@ -315,7 +315,8 @@ SUITES: dict[str, Suite] = {
         Suite(
             "imperfect",
             "learning from imperfect demonstrators (the expert with noise injected, scoring "
-            "about 25%/50%/75% of it; a mixed set, 10% expert; none: 1,000 preference "
+            "about 25%/50%/75% of it; graded: five noise levels, the best at 50%; a mixed "
+            "set, 10% expert; none: 1,000 preference "
             "labels), 20 episodes each; LunarLander and HalfCheetah take hours per run: run "
             "it on Ray or in the background",
             envs=IMPERFECT_ENVS,
@@ -405,7 +406,7 @@ def plan_bench(
             raise ConfigError(f"suite {suite.name}: {exc}") from None
         key = (cell.env, cell.episodes, cell.level)
         if key not in plan.demonstrators:
-            plan.demonstrators[key] = mean_return(dataset)
+            plan.demonstrators[key] = mean_return(dataset, best_only=bool(level.graded))
         demos = part if cell.algo in level.expert_part else dataset
         sweep = _sweep(suite, cell, seeds, dataset)
         for trial in expand(sweep, out, {cell.env: None if demos is None else str(demos)}):

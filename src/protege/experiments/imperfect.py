@@ -5,9 +5,12 @@ Each env's built-in expert (scripted; the shipped SB3 model on HalfCheetah) is m
 worse demonstrator by noise in its actions, calibrated per env so that the demonstrator
 scores about 25%, 50% and 75% of the expert's normalised score (`IMPERFECT_NOISE`, measured
 by `benchmarks/imperfect_noise.py`: rollouts of the noisy expert only). A "mixed" dataset
-holds 10% noiseless expert episodes and 90% at the 25% level's noise, unlabelled. The
-"none" level has no demonstrations: preference comparisons learn from 1,000 answers of a
-simulated labeller instead.
+holds 10% noiseless expert episodes and 90% at the 25% level's noise, unlabelled. A
+"graded" dataset is T-REX's kind of demonstrations: episodes at five noise levels, evenly
+from the 50% level's ε to 1 (random actions), each episode's noise in its meta, so that a
+ranking says which way is better; its demonstrator is its best episodes (the 50% level's
+noise), which a learner must beat. The "none" level has no demonstrations: preference
+comparisons learn from 1,000 answers of a simulated labeller instead.
 
 This module holds the suite's tables (levels, noise, budgets) and makes a level's dataset;
 `protege.experiments.bench` runs it like every other suite.
@@ -40,6 +43,10 @@ class Level:
     expert_part: row labels whose --demos is the level's expert episodes alone; their
         settings may name the level's whole dataset as "{dataset}" (DWBC's unlabelled set).
     demos: whether the level has demonstrations; without, its algorithms get no --demos.
+    graded: the noisy episodes span this many noise levels, evenly from `noise`'s ε to 1
+        (random actions), an equal share each, least noise first (a graded series, as
+        `protege collect --noise-schedule` records); its demonstrator is the least noisy
+        share. 0: every noisy episode at `noise`'s ε.
     """
 
     name: str
@@ -48,6 +55,7 @@ class Level:
     expert_share: float = 0.0
     expert_part: tuple[str, ...] = ()
     demos: bool = True
+    graded: int = 0
 
     @property
     def tag(self) -> str:
@@ -60,7 +68,9 @@ LEVEL_TARGETS = {"25%": 0.25, "50%": 0.5, "75%": 0.75}
 
 IMPERFECT_ENVS = ("CartPole-v1", "LunarLander-v3", "Pendulum-v1", "HalfCheetah-v5")
 IMPERFECT_EPISODES = 20
-"""Episodes per dataset: 20 at each noise level; the mixed one 2 expert and 18 noisy."""
+"""Episodes per dataset: 20 at each noise level; the mixed one 2 expert and 18 noisy; the
+graded one 4 at each of its 5 noise levels."""
+GRADED_LEVELS = 5
 MIXED_EXPERT_SHARE = 0.1
 
 IMPERFECT_NOISE: dict[str, tuple[str, dict[str, float]]] = {
@@ -88,6 +98,7 @@ IMPERFECT_ALGOS = ("bc", "bc-expert-part", "gail", *RANKED, "preferences", "filt
                    "weighted-bc", "dwbc")  # fmt: skip
 IMPERFECT_LEVELS = (
     *(Level(name, NOISY_ALGOS, noise=name) for name in LEVEL_TARGETS),
+    Level("graded", NOISY_ALGOS, noise="50%", graded=GRADED_LEVELS),
     Level(
         "mixed",
         MIXED_ALGOS,
@@ -97,7 +108,8 @@ IMPERFECT_LEVELS = (
     ),
     Level("none", ("preferences",), demos=False),
 )
-"""Noisy levels: every method on the same data. mixed: the methods for a small expert part
+"""Noisy levels: every method on the same data (graded: episodes of five qualities, the
+best at the 50% level). mixed: the methods for a small expert part
 in a large unlabelled set, beside BC on all of it and BC on the expert part alone. none:
 preference comparisons, which need no demonstrations."""
 
@@ -137,8 +149,9 @@ IMPERFECT_SETTINGS: dict[str, dict[str, Any]] = {
     "gail@LunarLander-v3": _PPO_LANDER,
     "gail@HalfCheetah-v5": {"learner": "ppo", "steps": 1_000_000},
     # a level's episodes carry one noise level: T-REX ranks them by their true return, as
-    # its paper ranks its demonstrations
+    # its paper ranks its demonstrations; a graded level's by their noise
     "t-rex": {"rank_by": "return"},
+    "t-rex@graded": {"rank_by": "noise"},
     **{f"{algo}{env}": dict(s) for algo in RANKED for env, s in _RANKING.items()},
     # 1,000 synthetic labels: 5 rounds of 200
     "preferences": {"rounds": 5, "queries_per_round": 200},
@@ -164,7 +177,8 @@ def collect_level(
     """Record a level's dataset (and its expert part) from the env's built-in expert into
     `directory`, once: a file already there is kept.
 
-    noise: (kind, ε) of the level's noisy episodes; None for a level without noise.
+    noise: (kind, ε) of the level's noisy episodes (a graded level's least noise); None
+        for a level without noise.
     Returns the dataset and the expert part (None where the level has none). Every
     episode's meta keeps its return and its noise (0 for the expert's).
     """
@@ -179,6 +193,10 @@ def collect_level(
     if level.expert_share and not 0 < n_expert < episodes:
         raise ConfigError(f"level {level.name}: {episodes} episodes cannot hold an expert "
                           f"share of {level.expert_share}; use more episodes")  # fmt: skip
+    if level.graded and episodes % level.graded:
+        raise ConfigError(f"level {level.name}: {episodes} episodes do not split evenly "
+                          f"over its {level.graded} noise levels; use a multiple of "
+                          f"{level.graded}")  # fmt: skip
     part = directory / f"{stem}__expert-part.npz" if n_expert else None
     if dataset.is_file() and (part is None or part.is_file()):
         return dataset, part
@@ -191,6 +209,9 @@ def collect_level(
         return dataset, part
     if noise is None:
         collect(env_id, expert, episodes, dataset, seed=0)
+    elif level.graded:
+        collect(env_id, expert, episodes // level.graded, dataset, seed=0,
+                noise=graded_noise(noise[1], level.graded), noise_kind=noise[0])  # fmt: skip
     elif part is None:
         collect(env_id, expert, episodes, dataset, seed=0, noise=noise[1], noise_kind=noise[0])
     else:  # the expert part, then the noisy rest from the next seeds on
@@ -214,13 +235,25 @@ def _mix(
     noisy_file.unlink()
 
 
-def mean_return(dataset: Path | None) -> float:
-    """The mean episode return of a dataset (the demonstrator's), NaN for none."""
+def graded_noise(eps: float, levels: int) -> list[float]:
+    """`levels` noise levels evenly from `eps` to 1 (random actions), least noise first."""
+    return [round(float(e), 6) for e in np.linspace(eps, 1.0, levels)]
+
+
+def mean_return(dataset: Path | None, best_only: bool = False) -> float:
+    """The mean episode return of a dataset (the demonstrator's), NaN for none.
+
+    best_only: of its least noisy episodes alone (a graded dataset's best demonstrations,
+    the ones a learner must beat).
+    """
     if dataset is None:
         return float("nan")
     from protege.data.storage import load_trajectories
 
     trajs = load_trajectories(dataset).trajectories
+    if best_only:
+        least = min(float(t.meta.get("noise", 0.0)) for t in trajs)
+        trajs = [t for t in trajs if float(t.meta.get("noise", 0.0)) == least]
     return float(np.mean([t.episode_return for t in trajs]))
 
 
