@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -197,6 +198,27 @@ def test_synthetic_preferences_need_rewards_and_sane_settings() -> None:
         assert p.a.stop - p.a.start == p.b.stop - p.b.start == short and p.a != p.b
     with pytest.raises(DatasetError, match="no two different segments"):
         synthetic_preferences(trajs[:1], 1, 2)
+
+
+def test_a_segment_runs_past_a_terminal_step_so_one_per_step_rewards_do_not_tie() -> None:
+    # CartPole's reward: 1 per step alive. Short episodes that fell (terminated), one that
+    # ran out of time (truncated): inside-episode segments of equal length always tie
+    trajs = [replace(episode([1.0] * n), truncated=False, terminated=True) for n in (8, 15, 30)]
+    trajs.append(episode([1.0] * 60))  # truncated
+    prefs = synthetic_preferences(trajs, 400, 20, seed=0)
+    assert sum(p.label != 0.5 for p in prefs) > 100
+    for p in prefs:
+        for seg in (p.a, p.b):
+            ep = trajs[seg.episode]
+            assert 0 <= seg.start < seg.stop <= len(ep)
+            if not ep.terminated:  # no known future: inside the episode, full length
+                assert seg.stop - seg.start == 20
+        # the one that falls sooner has fewer real steps, returns less, and loses
+        na, nb = p.a.stop - p.a.start, p.b.stop - p.b.start
+        assert p.label == (0.5 if na == nb else float(na > nb))
+    # a terminated episode's segments reach its end (the fall) as well as its middle
+    assert any(p.a.episode == 2 and p.a.stop == 30 and p.a.stop - p.a.start < 20 for p in prefs)
+    assert any(p.a.episode == 2 and p.a.stop - p.a.start == 20 for p in prefs)
 
 
 def test_preferences_from_a_ranking_prefer_the_better_ranked_episode() -> None:

@@ -222,9 +222,10 @@ def synthetic_preferences(
     """Preferences between random segment pairs, labelled from their true returns.
 
     Each pair draws two episodes (uniformly; the same one may be drawn twice) and in each a
-    segment of the same length, min(`segment_length`, both episodes' lengths), at a uniform
-    start (never the same segment twice); the labeller prefers by the Boltzmann model, then
-    errs with probability `error`.
+    segment of the same length at a uniform start (never the same segment twice; see
+    `_draw_pair`: a segment may run past the end of an episode that terminated, into its
+    absorbing state, which pays 0); the labeller prefers by the Boltzmann model, then errs
+    with probability `error`.
 
     Args:
         trajs: episodes with rewards (at least one step each counts; empty ones are skipped).
@@ -300,13 +301,29 @@ def _draw_pair(
     trajs: Sequence[Trajectory], usable: list[int], segment_length: int, rng: np.random.Generator
 ) -> tuple[Segment, Segment]:
     """Two episodes of `usable` (uniformly; the same one may be drawn twice) and in each a
-    segment of the same length, min(`segment_length`, both lengths), at a uniform start."""
+    segment of the same length n, min(`segment_length`, the lengths of those of the two
+    that did not terminate), at a uniform start.
+
+    An episode that terminated goes on in its absorbing state, where nothing happens and
+    nothing is paid (the MDP's convention, and what an RL learner's value assumes after a
+    terminal step). So its segment may start at any of its steps and run past its end: the
+    segment keeps only its real steps (stop <= the episode's length), and its return counts
+    0 for the rest. Without this, two segments of equal length in a task that pays 1 per
+    step alive (CartPole) always tie, though one of them falls; with it, the one that falls
+    is the worse. A truncated episode has no known future, so its segments stay inside it.
+    """
+
+    def start(e: int, n: int) -> int:
+        room = len(trajs[e]) if trajs[e].terminated else len(trajs[e]) - n + 1
+        return int(rng.integers(room))
+
     a = b = Segment(0, 0, 0)
     while a == b:  # a segment against itself says nothing: draw again
         ea, eb = (usable[int(k)] for k in rng.integers(len(usable), size=2))
-        n = min(segment_length, len(trajs[ea]), len(trajs[eb]))
-        sa, sb = (int(rng.integers(len(trajs[e]) - n + 1)) for e in (ea, eb))
-        a, b = Segment(ea, sa, sa + n), Segment(eb, sb, sb + n)
+        n = min([segment_length] + [len(trajs[e]) for e in (ea, eb) if not trajs[e].terminated])
+        sa, sb = start(ea, n), start(eb, n)
+        a = Segment(ea, sa, min(sa + n, len(trajs[ea])))
+        b = Segment(eb, sb, min(sb + n, len(trajs[eb])))
     return a, b
 
 

@@ -120,6 +120,12 @@ def test_calibration_sets_what_the_reward_pays() -> None:
     assert paid().max() == pytest.approx(0.0, abs=1e-5)
     reward.calibrate(steps, "sigmoid")
     assert np.all((paid() > 0) & (paid() < 1))
+    reward.calibrate(steps, "absorbing")  # the spread standardised, the level kept
+    scale = reward.scale.numpy()[:, None]
+    members = [m.predict(steps.obs, steps.acts, steps.next_obs, steps.terminated)
+               for m in reward.members]  # fmt: skip
+    np.testing.assert_allclose(paid(), (np.stack(members) / scale).mean(0), rtol=1e-5)
+    np.testing.assert_allclose(paid() - paid().mean(), z, atol=1e-4)  # z, shifted back
     with pytest.raises(ConfigError, match="reward_transform"):
         reward.calibrate(steps, "softplus")
 
@@ -164,6 +170,31 @@ def test_auto_pays_a_survival_bonus_where_better_episodes_last_longer() -> None:
     assert auto(longer[::-1]) == "negative"  # MountainCar: the better finish sooner
     assert auto([episode(rng, 25) for _ in range(4)]) == "standardize"  # Pendulum: fixed
     assert resolve_transform("sigmoid", RankedEpisodes(longer, scores)) == "sigmoid"
+
+
+def test_preferences_past_a_terminal_step_fix_the_level_against_the_absorbing_state() -> None:
+    # one reward per step alive (CartPole): segments that run past a fall keep only their
+    # real steps, so the fit must pay the states it saw above the absorbing state's 0
+    from protege.algorithms.ranking.queries import pairs_of
+    from protege.data import synthetic_preferences
+
+    rng = np.random.default_rng(0)
+    trajs = []
+    for n in (5, 10, 20, 40, 80):
+        t = episode(rng, n)
+        trajs.append(Trajectory(t.obs, t.acts, np.ones(n), terminated=True))
+    prefs = synthetic_preferences(trajs, 600, 20, seed=0)
+    pairs = pairs_of(trajs, prefs)
+    assert pairs.second_mask is not None and (pairs.second_mask != pairs.mask).any()
+    fit = train_bradley_terry(pairs, SPACES, BradleyTerryConfig(epochs=20), seed=0)
+    assert fit.val_accuracy > 0.9
+    fit.reward.calibrate(pairs.steps, "absorbing")
+    steps = pairs.steps
+    paid = fit.reward.predict(steps.obs, steps.acts, steps.next_obs, steps.terminated)
+    assert np.mean(paid > 0) > 0.95  # staying alive pays: falling sooner is worse
+    fit.reward.calibrate(pairs.steps, "standardize")  # what a shift-free fit would lose
+    paid = fit.reward.predict(steps.obs, steps.acts, steps.next_obs, steps.terminated)
+    assert np.mean(paid > 0) < 0.8
 
 
 def test_settings_are_checked_when_made() -> None:

@@ -38,7 +38,7 @@ from protege.errors import ConfigError, DatasetError
 from protege.nets import TensorObs, index_tensor_obs, resolve_device
 from protege.rewards import MLPRewardNet, RewardNet
 
-TRANSFORMS = ("standardize", "positive", "negative", "sigmoid", "raw")
+TRANSFORMS = ("standardize", "positive", "negative", "sigmoid", "absorbing", "raw")
 """What a calibrated `EnsembleReward` pays (see its docstring)."""
 
 
@@ -103,6 +103,9 @@ class SnippetPairs:
     mask: (P, L) bool, True on a pair's real steps.
     prefer_second: (P,) float in [0, 1], the probability that `second` is the better (1 for
         a strict ranking, 0.5 for a tie).
+    second_mask: (P, L) bool, True on the second snippet's real steps where they differ
+        from the first's (a preference segment cut short by its episode's end, which pays
+        nothing past it); None: `mask` for both.
     """
 
     steps: Transitions
@@ -110,21 +113,23 @@ class SnippetPairs:
     second: np.ndarray
     mask: np.ndarray
     prefer_second: np.ndarray
+    second_mask: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         p = len(self.prefer_second)
-        for name in ("first", "second", "mask"):
-            if getattr(self, name).shape[0] != p:
-                raise ValueError(f"{name} has {getattr(self, name).shape[0]} pairs, labels {p}")
+        for name in ("first", "second", "mask", "second_mask"):
+            value = getattr(self, name)
+            if value is not None and value.shape[0] != p:
+                raise ValueError(f"{name} has {value.shape[0]} pairs, labels {p}")
 
     def __len__(self) -> int:
         return len(self.prefer_second)
 
     def subset(self, idx: np.ndarray) -> SnippetPairs:
         """Pairs `idx`, on the same steps."""
-        return SnippetPairs(
-            self.steps, self.first[idx], self.second[idx], self.mask[idx], self.prefer_second[idx]
-        )
+        second_mask = None if self.second_mask is None else self.second_mask[idx]
+        return SnippetPairs(self.steps, self.first[idx], self.second[idx], self.mask[idx],
+                            self.prefer_second[idx], second_mask)  # fmt: skip
 
 
 class EnsembleReward(RewardNet):
@@ -141,6 +146,9 @@ class EnsembleReward(RewardNet):
         "negative"     z - max z: every calibration step costs 0 or more, so ending
                        sooner pays (tasks that end on success: MountainCar, Acrobot)
         "sigmoid"      sigmoid(z), in (0, 1) (T-REX's form for Atari)
+        "absorbing"    the mean over members of r_k / std_k: the spread standardised, the
+                       level kept, so 0 stays what an ended episode's absorbing state pays
+                       (preferences whose segments run past a terminal step fix that level)
         "raw"          the members' mean as fitted (before any calibration)
     """
 
@@ -176,6 +184,9 @@ class EnsembleReward(RewardNet):
     ) -> torch.Tensor:
         if self.transform == "raw":
             return self.member_rewards(obs, acts, next_obs, dones).mean(0)
+        if self.transform == "absorbing":
+            raw = self.member_rewards(obs, acts, next_obs, dones)
+            return (raw / self.scale.unsqueeze(1)).mean(0)
         z = self.standardized(obs, acts, next_obs, dones)
         return torch.sigmoid(z) if self.transform == "sigmoid" else z + self.offset
 
@@ -229,10 +240,14 @@ class _PairTensors:
         self.first = torch.as_tensor(pairs.first, device=device).long()
         self.second = torch.as_tensor(pairs.second, device=device).long()
         self.mask = torch.as_tensor(pairs.mask, device=device).float()
+        second_mask = pairs.mask if pairs.second_mask is None else pairs.second_mask
+        self.second_mask = torch.as_tensor(second_mask, device=device).float()
         self.label = torch.as_tensor(pairs.prefer_second, device=device).float()
 
-    def returns(self, net: nn.Module, idx: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
-        """R(σ) of snippets `which[idx]` by `net`, (B,)."""
+    def returns(
+        self, net: nn.Module, idx: torch.Tensor, which: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """R(σ) of snippets `which[idx]` (real steps: `mask[idx]`) by `net`, (B,)."""
         rows = which[idx]
         flat = rows.reshape(-1)
         r = net(
@@ -241,11 +256,12 @@ class _PairTensors:
             index_tensor_obs(self.next_obs, flat),
             self.dones[flat],
         )
-        return (r.reshape(rows.shape) * self.mask[idx]).sum(1)
+        return (r.reshape(rows.shape) * mask[idx]).sum(1)
 
     def logits(self, net: nn.Module, idx: torch.Tensor) -> torch.Tensor:
         """R(σ₂) - R(σ₁) for pairs `idx`: the log-odds that the second is better."""
-        return self.returns(net, idx, self.second) - self.returns(net, idx, self.first)
+        second = self.returns(net, idx, self.second, self.second_mask)
+        return second - self.returns(net, idx, self.first, self.mask)
 
 
 def bradley_terry_loss(logits: torch.Tensor, prefer_second: torch.Tensor) -> torch.Tensor:

@@ -115,13 +115,17 @@ __all__ = [
 class PreferencesConfig(RankingConfig):
     """DRLHP settings (see `RankingConfig` for the reward fit and the learner; of `reward`,
     `pairs`, `snippet_min`, `snippet_max` and `later_start` are unused: the pairs are the
-    queries). `reward_transform="auto"` is "standardize" here (nothing ranks whole
-    episodes); `eval_every` > 0 evaluates the learner at each round's end.
+    queries). `reward_transform="auto"` is "absorbing" here once a labelled segment runs
+    past the end of an episode that terminated (its level against the absorbing state's 0
+    is then what the labels fixed: falling is worse than staying up, reaching the goal
+    better than wandering), else "standardize" (nothing ranks whole episodes);
+    `eval_every` > 0 evaluates the learner at each round's end.
 
     rounds: query-fit-train rounds; the learner trains `steps / rounds` env steps in each.
     queries_per_round: segment pairs labelled each round.
     candidates: segment pairs drawn from the round's rollouts to choose the queries from.
-    segment_length: steps per segment (shorter in an episode that has fewer).
+    segment_length: steps per segment (shorter in an episode that has fewer; one that runs
+        past a terminal step counts 0 for the absorbing steps after it).
     rollout_episodes: episodes of the current learner rolled out each round for candidates.
     query_selection: "disagreement" (the pairs whose predicted P(a ≻ b) varies most over
         the reward ensemble; needs reward.ensemble >= 2) or "random".
@@ -482,7 +486,10 @@ def _fit(
     pairs = pairs_of(state.seen, state.labelled)
     rows = _Rows(cb, history, start)
     fit = fit_reward(pairs, spaces, cfg.reward, [rows], seed=cfg.seed + k, device=cfg.device)
-    transform = "standardize" if cfg.reward_transform == "auto" else cfg.reward_transform
+    transform = cfg.reward_transform
+    if transform == "auto":
+        cut = any(p.a.stop - p.a.start != p.b.stop - p.b.start for p in state.labelled)
+        transform = "absorbing" if cut else "standardize"
     fit.reward.calibrate(pairs.steps, transform)
     current[:] = [fit.reward.eval()]
     facts.update(

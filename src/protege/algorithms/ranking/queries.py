@@ -98,20 +98,24 @@ def candidate_pairs(
 
 def pairs_of(trajs: Sequence[Trajectory], prefs: Sequence[Preference]) -> SnippetPairs:
     """`prefs` (segments of `trajs`) as Bradley–Terry pairs: `first` is segment b, `second`
-    segment a, so `prefer_second` is the preference's label P(a ≻ b)."""
+    segment a, so `prefer_second` is the preference's label P(a ≻ b). Each segment keeps
+    its own real steps: one cut short by its episode's end (`_draw_pair`) adds nothing for
+    the absorbing steps past it, whatever the reward."""
     steps = flatten_trajectories(list(trajs))
     offsets = np.concatenate([[0], np.cumsum([len(t) for t in trajs])[:-1]]).astype(np.int64)
     width = max((max(p.a.stop - p.a.start, p.b.stop - p.b.start) for p in prefs), default=1)
     first = np.zeros((len(prefs), width), dtype=np.int64)
     second = np.zeros((len(prefs), width), dtype=np.int64)
     mask = np.zeros((len(prefs), width), dtype=bool)
+    second_mask = np.zeros((len(prefs), width), dtype=bool)
     for i, p in enumerate(prefs):
-        n = min(p.a.stop - p.a.start, p.b.stop - p.b.start)
-        second[i, :n] = offsets[p.a.episode] + p.a.start + np.arange(n)
-        first[i, :n] = offsets[p.b.episode] + p.b.start + np.arange(n)
-        mask[i, :n] = True
+        na, nb = p.a.stop - p.a.start, p.b.stop - p.b.start
+        second[i, :na] = offsets[p.a.episode] + p.a.start + np.arange(na)
+        first[i, :nb] = offsets[p.b.episode] + p.b.start + np.arange(nb)
+        second_mask[i, :na] = True
+        mask[i, :nb] = True
     labels = np.array([p.label for p in prefs], dtype=np.float32)
-    return SnippetPairs(steps, first, second, mask, labels)
+    return SnippetPairs(steps, first, second, mask, labels, second_mask)
 
 
 @torch.no_grad()
