@@ -16,6 +16,7 @@ from pathlib import Path
 VENV_DIR = Path(__file__).resolve().parent / ".venv-imitation"
 TORCH_PIN = "torch==2.13.0"
 IMITATION_PIN = "imitation==1.0.1"
+GYMNASIUM_MUJOCO_PIN = "gymnasium[mujoco]==0.29.1"  # the Gymnasium imitation 1.0.1 pins
 
 
 class ImitationUnavailable(RuntimeError):
@@ -58,6 +59,17 @@ def imitation_python(venv_dir: Path = VENV_DIR, quiet: bool = False) -> Path:
     _pip(python, IMITATION_PIN)
     if not _imports_imitation(python):
         raise ImitationUnavailable(f"{IMITATION_PIN} installed but `import imitation` fails")
+    return python
+
+
+def with_mujoco(python: Path) -> Path:
+    """`python` (an imitation venv's) once Gymnasium 0.29's MuJoCo envs (Hopper-v4 ...) make
+    there: gymnasium's own mujoco extra at imitation's Gymnasium, installed on first use."""
+    probe = [str(python), "-c", "import gymnasium as g; g.make('Hopper-v4').reset(seed=0)"]
+    if subprocess.run(probe, capture_output=True).returncode != 0:
+        _pip(python, GYMNASIUM_MUJOCO_PIN)
+        if subprocess.run(probe, capture_output=True).returncode != 0:
+            raise ImitationUnavailable(f"{GYMNASIUM_MUJOCO_PIN} installed but Hopper-v4 fails")
     return python
 
 
