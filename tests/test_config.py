@@ -14,6 +14,8 @@ from protege.errors import ConfigError
 def test_overrides_are_typed() -> None:
     cfg = apply_overrides(BCConfig(), ["epochs=7", "lr=0.01", "hidden=64,32", "device=cpu"])
     assert (cfg.epochs, cfg.lr, cfg.hidden, cfg.device) == (7, 0.01, (64, 32), "cpu")
+    for written in ("[256,256]", "[256, 256]", "(256, 256)"):  # as YAML, JSON, Python
+        assert apply_overrides(BCConfig(), [f"hidden={written}"]).hidden == (256, 256)
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,8 @@ def _coerce(key: str, raw: str, tp: Any) -> Any:
         )
     if origin is tuple:
         (item_tp, *_) = typing.get_args(tp)
-        parts = [p for p in raw.replace("(", "").replace(")", "").split(",") if p.strip()]
+        # "64,64", "(64, 64)" and "[64, 64]" alike (a list is how YAML and JSON write it)
+        parts = [p for p in raw.strip("()[] ").split(",") if p.strip()]
         return tuple(_coerce(key, p.strip(), item_tp) for p in parts)
     try:
         if tp is bool:

@@ -216,6 +216,11 @@ def test_a_segment_runs_past_a_terminal_step_so_one_per_step_rewards_do_not_tie(
         # the one that falls sooner has fewer real steps, returns less, and loses
         na, nb = p.a.stop - p.a.start, p.b.stop - p.b.start
         assert p.label == (0.5 if na == nb else float(na > nb))
+    # a Boltzmann labeller says "equal" on equal returns too, rather than flip a coin
+    noisy = synthetic_preferences(trajs, 400, 20, seed=0, rationality=1.0)
+    ties = [p for p in noisy if p.a.stop - p.a.start == p.b.stop - p.b.start]
+    assert ties and all(p.label == 0.5 for p in ties)
+    assert {p.label for p in noisy if p not in ties} == {0.0, 1.0}
     # a terminated episode's segments reach its end (the fall) as well as its middle
     assert any(p.a.episode == 2 and p.a.stop == 30 and p.a.stop - p.a.start < 20 for p in prefs)
     assert any(p.a.episode == 2 and p.a.stop - p.a.start == 20 for p in prefs)

@@ -239,8 +239,11 @@ def synthetic_preferences(
             rate ε: (1 − ε) p + ε (1 − p)).
 
     Returns:
-        `pairs` preferences, label 1.0 (a better), 0.0 (b better) or 0.5 (equal returns
-        with an infinitely rational labeller), or soft labels.
+        `pairs` preferences, label 1.0 (a better), 0.0 (b better) or 0.5 (equal returns:
+        the labeller says they are equal, as a person may, B-Pref's "equal" teacher),
+        or soft labels. A Boltzmann labeller that flipped a coin on ties would teach the
+        reward whatever else tells the two segments apart (CartPole: which way the cart
+        drifts).
     """
     if pairs < 0 or segment_length < 1:
         raise ConfigError(
@@ -254,12 +257,13 @@ def synthetic_preferences(
     out = []
     for _ in range(pairs):
         a, b = _draw_pair(trajs, usable, segment_length, rng)
-        p = boltzmann_probability(segment_return(trajs, a), segment_return(trajs, b), rationality)
+        ra, rb = segment_return(trajs, a), segment_return(trajs, b)
+        p = boltzmann_probability(ra, rb, rationality)
         draw, mistake = rng.random(), rng.random()  # always both: the stream stays aligned
         if soft:
             label = (1 - error) * p + error * (1 - p)
-        else:
-            label = p if p == 0.5 and math.isinf(rationality) else float(draw < p)
+        else:  # equal returns: "equal", not a coin flip that teaches whatever differs
+            label = 0.5 if ra == rb else float(draw < p)
             if mistake < error:
                 label = 1.0 - label
         out.append(Preference(a, b, label))
