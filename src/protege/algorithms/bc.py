@@ -22,7 +22,7 @@ from protege.callbacks import Callback, CallbackList
 from protege.checkpoint import CHECKPOINT_EVERY, load_checkpoint, restoring, save_checkpoint
 from protege.config import check_fields
 from protege.data.types import Transitions
-from protege.envs import EnvFactory, Spaces
+from protege.envs import EnvFactory, Spaces, is_mujoco
 from protege.errors import ConfigError
 from protege.heads.windows import chunk_rows, episode_starts, window_rows
 from protege.nets import (
@@ -70,7 +70,10 @@ class BCConfig:
     continuous_loss: Box actions and policy=mlp only: "mse" (a deterministic tanh head,
         fastest for the deterministic experts protege ships) or "gaussian" (tanh-squashed
         likelihood, for stochastic experts such as people).
-    hidden: MLP hidden sizes after the observation encoder.
+    hidden: MLP hidden sizes after the observation encoder; () (the default): 256x256 on
+        MuJoCo envs, 64x64 elsewhere (`bc_hidden`). On Hopper-v5 from 10 episodes of the
+        shipped expert, fit seeds 0-2: 64x64 scored 0.99 / 0.98 / 0.66 normalised,
+        256x256 1.00 / 1.00 / 1.00 (the mujoco bench and HalfCheetah ran 256x256 already).
     normalize_obs: standardise Box observations by the demonstrations' mean and standard
         deviation, kept in the policy's weights: "on" (the default: it helped on every task
         measured, see above), "off", or "auto" (on for MuJoCo envs only, as the adversarial
@@ -115,7 +118,7 @@ class BCConfig:
     val_fraction: float = 0.1
     patience: int = 60
     continuous_loss: str = "mse"
-    hidden: tuple[int, ...] = (64, 64)
+    hidden: tuple[int, ...] = ()
     normalize_obs: str = "on"
     seed: int = 0
     device: str = "auto"
@@ -272,11 +275,24 @@ def make_batches(
     return batch
 
 
+SMALL_HIDDEN = (64, 64)
+MUJOCO_HIDDEN = (256, 256)
+
+
+def bc_hidden(cfg: BCConfig, env: str | EnvFactory | None = None) -> tuple[int, ...]:
+    """`cfg.hidden`, or where it is () the default for `env`: `MUJOCO_HIDDEN` for a MuJoCo
+    id (many-jointed bodies, 10-100+ observation entries), `SMALL_HIDDEN` elsewhere."""
+    if cfg.hidden:
+        return cfg.hidden
+    return MUJOCO_HIDDEN if isinstance(env, str) and is_mujoco(env) else SMALL_HIDDEN
+
+
 def policy_arch(cfg: BCConfig, env: str | EnvFactory | None = None) -> PolicyArch:
-    """The architecture BC builds for `cfg` (`normalize_obs` "auto" asks `env`)."""
+    """The architecture BC builds for `cfg` (`hidden` () and `normalize_obs` "auto" ask
+    `env`)."""
     mlp_head = "deterministic" if cfg.continuous_loss == "mse" else "gaussian"
     return PolicyArch(
-        hidden=cfg.hidden, head=mlp_head if cfg.policy == "mlp" else cfg.policy,
+        hidden=bc_hidden(cfg, env), head=mlp_head if cfg.policy == "mlp" else cfg.policy,
         normalize_obs=normalizes(cfg.normalize_obs, env), history=cfg.history,
         chunk=cfg.chunk, components=cfg.components, gmm_act=cfg.gmm_act,
         diffusion_steps=cfg.diffusion_steps, sample_steps=cfg.sample_steps,

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from protege.algorithms.bc import BCConfig, BCResult, train_bc
+from protege.algorithms.bc import BCConfig, BCResult, bc_hidden, train_bc
 from protege.algorithms.filtered_bc import episode_bounds
 from protege.callbacks import Callback
 from protege.checkpoint import CHECKPOINT_EVERY
@@ -152,7 +152,8 @@ def fit_value(
     torch.manual_seed(bc.seed)
     gen = torch.Generator().manual_seed(bc.seed)
     encoder = make_encoder(spaces.observation, normalize=normalizes(bc.normalize_obs, env))
-    net = torch.nn.Sequential(encoder, mlp(encoder_dim(encoder), bc.hidden, 1)).to(device)
+    hidden = bc_hidden(bc, env)
+    net = torch.nn.Sequential(encoder, mlp(encoder_dim(encoder), hidden, 1)).to(device)
     obs = obs_to_tensor(demos.obs, spaces.observation, device)
     next_obs = obs_to_tensor(demos.next_obs, spaces.observation, device)
     fit_normalizers(encoder, obs)  # a no-op unless normalising
