@@ -85,7 +85,7 @@ PAID = {
     "positive": "standardised, then shifted so every ranked step pays >= 0 (staying alive pays)",
     "negative": "standardised, then shifted so every ranked step costs >= 0 (finishing pays)",
     "sigmoid": "standardised, through a sigmoid: in (0, 1)",
-    "absorbing": "scaled to unit spread, its level kept: an ended episode's absorbing state pays 0",
+    "absorbing": "scaled to unit root mean square, its level kept: an ended episode pays 0",
     "raw": "as fitted (the ensemble's mean)",
 }
 

@@ -146,9 +146,12 @@ class EnsembleReward(RewardNet):
         "negative"     z - max z: every calibration step costs 0 or more, so ending
                        sooner pays (tasks that end on success: MountainCar, Acrobot)
         "sigmoid"      sigmoid(z), in (0, 1) (T-REX's form for Atari)
-        "absorbing"    the mean over members of r_k / std_k: the spread standardised, the
-                       level kept, so 0 stays what an ended episode's absorbing state pays
-                       (preferences whose segments run past a terminal step fix that level)
+        "absorbing"    the mean over members of r_k / rms_k (rms_k: the root mean square of
+                       r_k on the calibration steps): the level kept, so 0 stays what an
+                       ended episode's absorbing state pays (preferences whose segments run
+                       past a terminal step fix that level), and a step pays about ±1, as
+                       a task's own reward would (by the spread alone, CartPole's learned
+                       reward paid 56 ± 1 a step, and PPO's value fit drowned in the level)
         "raw"          the members' mean as fitted (before any calibration)
     """
 
@@ -198,7 +201,9 @@ class EnsembleReward(RewardNet):
         tensors = self.to_tensors(steps.obs, steps.acts, steps.next_obs, steps.terminated)
         raw = self.member_rewards(*tensors)
         self.shift.copy_(raw.mean(1))
-        if raw.shape[1] > 1:
+        if transform == "absorbing":
+            self.scale.copy_(raw.pow(2).mean(1).sqrt().clamp_min(1e-6))
+        elif raw.shape[1] > 1:
             self.scale.copy_(raw.std(1).clamp_min(1e-6))
         z = self.standardized(*tensors)
         offset = {"positive": -z.min(), "negative": -z.max()}.get(transform, torch.zeros(()))

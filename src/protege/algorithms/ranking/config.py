@@ -28,7 +28,7 @@ class RankingConfig:
         "standardize" (z), "positive" (z - min z: every step seen pays, so staying alive
         does; tasks that end on failure), "negative" (z - max z: every step costs, so
         finishing sooner pays; tasks that end on success), "sigmoid" (sigmoid(z), T-REX's
-        form for Atari), "absorbing" (each member over its spread, the level kept: 0 is
+        form for Atari), "absorbing" (each member over its root mean square, the level kept: 0 is
         what an ended episode pays; for preferences whose segments run past a terminal
         step), "raw" (the members' mean as fitted), or "auto": "positive" when
         the better-ranked episodes are the longer ones (Kendall's τ of length and rank
