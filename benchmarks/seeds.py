@@ -169,6 +169,16 @@ def sqil_cartpole_greedy(seed: int, steps: int) -> float:
     return _sqil_cartpole(10, seed, steps, alpha=0.001)
 
 
+def preferences_cartpole(seed: int, steps: int) -> float:
+    """Issue #16's goal: preference comparisons from 1,000 simulated labels (5 rounds of
+    200, the β = 1 labeller) on CartPole, PPO, as `protege bench imperfect` runs it."""
+    from protege.algorithms.ranking import PreferencesConfig, train_preferences
+
+    cfg = PreferencesConfig(learner="ppo", steps=steps, rounds=5, queries_per_round=200,
+                            seed=seed)  # fmt: skip
+    return _cartpole_return(train_preferences([], None, cfg, env="CartPole-v1").policy)
+
+
 _ADV = "tests/algorithms/adversarial/"
 _SQ = "tests/algorithms/qlearning/"
 _R, _N = "return", "normalised"
@@ -192,6 +202,8 @@ CLAIMS = {
               sqil_cartpole_1ep_greedy, 10_000, 475, _R),
         Claim("sqil-cartpole-alpha0.001", "none (10 ep., alpha 0.001)", sqil_cartpole_greedy,
               10_000, 475, _R),
+        Claim("preferences-cartpole", "none (1,000 labels; bench imperfect)",
+              preferences_cartpole, 50_000, 475, _R),
     ]
 }  # fmt: skip
 

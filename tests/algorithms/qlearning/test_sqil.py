@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from protege.algorithms.qlearning import SQILConfig, sqil_loss, train_sqil
+from protege.algorithms.qlearning.sqil import absorbing_reward
 from protege.data import RandomPolicy, flatten_trajectories, rollout
 from protege.envs import env_spaces
 from protege.errors import ConfigError
@@ -56,6 +59,36 @@ def test_loss_regresses_on_reward_1_for_expert_and_0_for_learner_steps() -> None
     targets = torch.tensor([1.0 + 0.5, 0.0 + 1.0, 0.0])  # r + γ(1 − done)V(s')
     assert float(loss) == pytest.approx(float((q - targets).pow(2).mean()))
     assert stats["q_expert"] == pytest.approx(2.0)
+
+
+def test_a_terminal_step_bootstraps_from_the_absorbing_state() -> None:
+    q = torch.tensor([2.0, 0.5])
+    next_v = torch.tensor([1.0, 3.0])
+    terminal = torch.tensor([1.0, 1.0])
+    is_expert = torch.tensor([True, False])
+    loss, _ = sqil_loss(q, next_v, terminal, is_expert, gamma=0.5, v_absorbing=4.0)
+    targets = torch.tensor([1.0 + 0.5 * 4.0, 0.0 + 0.5 * 4.0])  # r + γ V_A, never V(s')
+    assert float(loss) == pytest.approx(float((q - targets).pow(2).mean()))
+    # r_A: the SQIL reward an absorbing step gets in balanced batches
+    assert absorbing_reward(0.01, 0.0) == 1.0  # only the expert ends: reaching the goal
+    assert absorbing_reward(0.0, 0.05) == 0.0  # only the learner ends: falling (CartPole)
+    assert absorbing_reward(0.01, 0.03) == pytest.approx(0.25)
+    assert absorbing_reward(0.0, 0.0) == 0.0  # nothing ends (Pendulum)
+    with pytest.raises(ConfigError, match="absorbing"):
+        SQILConfig(absorbing="one")
+
+
+@pytest.mark.slow
+def test_on_a_task_that_ends_on_success_the_absorbing_state_is_the_experts() -> None:
+    # MountainCar: the expert's episodes end at the flag, the learner's mostly by time
+    _, demos = expert_demos("MountainCar-v0", 2)
+    cfg = SQILConfig(steps=1000, learning_starts=200, log_every=250, eval_every=1000)
+    result = train_sqil(demos, env_spaces("MountainCar-v0"), cfg, env="MountainCar-v0")
+    v_absorbing = [row["v_absorbing"] for row in result.history if "v_absorbing" in row]
+    assert v_absorbing and v_absorbing[-1] > 0.5 / (1 - cfg.gamma)  # worth staying expert
+    zero = replace(cfg, absorbing="zero")
+    result = train_sqil(demos, env_spaces("MountainCar-v0"), zero, env="MountainCar-v0")
+    assert all(row.get("v_absorbing", 0.0) == 0.0 for row in result.history)
 
 
 def test_sqil_needs_an_environment() -> None:

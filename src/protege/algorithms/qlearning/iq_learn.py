@@ -29,7 +29,12 @@ from typing import Any, Literal
 import torch
 
 from protege.algorithms.best import BestSoFar
-from protege.algorithms.qlearning.learner import SoftQLearner, make_learner, preprocessed_demos
+from protege.algorithms.qlearning.learner import (
+    SoftQLearner,
+    TerminalRate,
+    make_learner,
+    preprocessed_demos,
+)
 from protege.algorithms.qlearning.loop import Evaluate, Update, run_offline, run_online
 from protege.algorithms.qlearning.reward import SoftQReward
 from protege.algorithms.replay import TensorTransitions, concat
@@ -195,17 +200,6 @@ def iq_loss(
     return loss, stats
 
 
-class _TerminalRate:
-    """The fraction of the learner's transitions that terminate: a running mean of batches."""
-
-    def __init__(self, rate: float = 0.01) -> None:
-        self.rate, self.value = rate, 0.0
-
-    def update(self, batch: TensorTransitions) -> float:
-        self.value += self.rate * (float(batch.terminal.mean()) - self.value)
-        return self.value
-
-
 class _IQUpdate:
     """The update step: one critic step on the IQ loss, an actor step (Box), target update.
 
@@ -215,7 +209,7 @@ class _IQUpdate:
 
     def __init__(self, learner: SoftQLearner, cfg: IQLearnConfig, f_expert: float) -> None:
         self.learner, self.cfg, self.f_expert = learner, cfg, f_expert
-        self.learner_rate = _TerminalRate()
+        self.learner_rate = TerminalRate()
 
     def state_dict(self) -> dict[str, Any]:
         return {"learner_rate": self.learner_rate.value}

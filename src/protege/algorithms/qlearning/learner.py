@@ -144,6 +144,18 @@ class SoftQLearner:
         return copy.deepcopy(self.actor).cpu().eval()
 
 
+class TerminalRate:
+    """The fraction of the learner's transitions that terminate: a running mean over the
+    batches it replays (what the absorbing state's value needs: IQ-Learn, SQIL)."""
+
+    def __init__(self, rate: float = 0.01) -> None:
+        self.rate, self.value = rate, 0.0
+
+    def update(self, batch: TensorTransitions) -> float:
+        self.value += self.rate * (float(batch.terminal.mean()) - self.value)
+        return self.value
+
+
 def make_learner(
     spaces: Spaces,
     hidden: tuple[int, ...],

@@ -4,7 +4,10 @@
 Every update draws as many expert as own transitions and minimises the squared soft
 Bellman error against a target critic,
 
-    δ = Q(s, a) − (r + γ·(1 − terminal)·V_target(s')),   r = 1 (expert), 0 (learner),
+    δ = Q(s, a) − (r + γ·((1 − terminal)·V_target(s') + terminal·V_A)),
+    r = 1 (expert), 0 (learner),
+
+V_A the value of the absorbing state after a terminal step (`SQILConfig.absorbing`).
 
 DQN-style for Discrete actions (policy softmax(Q/α)) and SAC-style for Box actions (twin
 critics, actor trained by SAC's actor objective). SQIL needs the learner's own
@@ -19,12 +22,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
 from protege.algorithms.best import BestSoFar
-from protege.algorithms.qlearning.learner import SoftQLearner, make_learner, preprocessed_demos
+from protege.algorithms.qlearning.learner import (
+    SoftQLearner,
+    TerminalRate,
+    make_learner,
+    preprocessed_demos,
+)
 from protege.algorithms.qlearning.loop import Evaluate, Update, run_online
 from protege.algorithms.qlearning.reward import SoftQReward
 from protege.algorithms.replay import TensorTransitions, concat
@@ -52,6 +60,15 @@ class SQILConfig:
         demonstrations' mean and standard deviation, kept in their weights (so policy.pt
         and reward.pt2 carry them): "on", "off", or "auto" (on when env= is a MuJoCo id,
         whose positions, velocities and forces differ in scale by orders of magnitude).
+    absorbing: the value V_A of the absorbing state after a terminal step. "zero" (the
+        paper's: nothing after the end), or "mixture": the reward an absorbing step would
+        get in SQIL's balanced batches, r_A = f_E / (f_E + f_π), f the rates at which
+        expert and learner transitions terminate, V_A = r_A / (1 − γ) (as IQ-Learn's
+        mixture; Kostrikov et al. 2019 learn it for DAC). With "zero", where the expert's
+        episodes end on success (MountainCar, Acrobot), its last step is worth 1 and every
+        other expert step about 1/(1 − γ), so the learner learns to avoid the goal; with
+        "mixture" the goal is worth staying expert forever. Where only the learner
+        terminates (CartPole) or nothing does (Pendulum), both are 0. "auto": mixture.
     target_tau: Polyak rate of the target critic.
     learning_starts, update_every, buffer_size: steps before the first update, env steps
         between update bursts (as many updates as steps), replay size.
@@ -68,6 +85,7 @@ class SQILConfig:
     batch_size: int = 64
     hidden: tuple[int, ...] = (64, 64)
     normalize_obs: Literal["auto", "on", "off"] = "auto"
+    absorbing: Literal["zero", "mixture", "auto"] = "auto"
     target_tau: float = 0.01
     learning_starts: int = 500
     update_every: int = 1
@@ -81,6 +99,8 @@ class SQILConfig:
         check_fields(self)  # every setting's type and range, by what its name means
         if not 0 < self.target_tau <= 1 or not 0 <= self.gamma < 1:
             raise ConfigError("target_tau must be in (0, 1] and gamma in [0, 1)")
+        if self.absorbing not in ("zero", "mixture", "auto"):
+            raise ConfigError(f"absorbing must be zero, mixture or auto, not {self.absorbing}")
 
 
 @dataclass
@@ -102,19 +122,52 @@ def sqil_loss(
     terminal: torch.Tensor,
     is_expert: torch.Tensor,
     gamma: float,
+    v_absorbing: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Squared soft Bellman error with reward 1 on expert and 0 on learner steps; inputs (B,)."""
+    """Squared soft Bellman error with reward 1 on expert and 0 on learner steps; inputs (B,).
+
+    v_absorbing: V of the state after a terminal step (0 in the paper).
+    """
     reward = is_expert.float()
-    target = reward + (1.0 - terminal) * gamma * next_v
+    target = reward + gamma * ((1.0 - terminal) * next_v + terminal * v_absorbing)
     loss = (q - target).pow(2).mean()
     return loss, {"loss": float(loss.detach()), "q_expert": float(q[is_expert].mean().detach())}
 
 
-def sqil_update(learner: SoftQLearner, cfg: SQILConfig) -> Update:
-    """The update step: a critic step on the SQIL loss, an actor step (Box), target update."""
+def absorbing_reward(f_expert: float, f_learner: float) -> float:
+    """r_A = f_E / (f_E + f_π): the expected SQIL reward of an absorbing step in a batch of
+    as many expert as learner steps; 0 when neither terminates."""
+    total = f_expert + f_learner
+    return f_expert / total if total > 0 else 0.0
 
-    def update(expert: TensorTransitions, own: TensorTransitions | None) -> dict[str, float]:
+
+class _SQILUpdate:
+    """The update step: a critic step on the SQIL loss, an actor step (Box), target update.
+
+    f_expert: the fraction of expert transitions that terminate (for cfg.absorbing). The
+    learner's own rate is a running mean, checkpointed with `state_dict`.
+    """
+
+    def __init__(self, learner: SoftQLearner, cfg: SQILConfig, f_expert: float) -> None:
+        self.learner, self.cfg, self.f_expert = learner, cfg, f_expert
+        self.learner_rate = TerminalRate()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"learner_rate": self.learner_rate.value}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        # a checkpoint from before the absorbing state kept no rate: start it afresh
+        self.learner_rate.value = float(state.get("learner_rate", 0.0))
+
+    def __call__(
+        self, expert: TensorTransitions, own: TensorTransitions | None
+    ) -> dict[str, float]:
         assert own is not None, "SQIL trains on expert and own transitions"
+        learner, cfg = self.learner, self.cfg
+        v_absorbing = 0.0
+        if cfg.absorbing != "zero":
+            r_absorbing = absorbing_reward(self.f_expert, self.learner_rate.update(own))
+            v_absorbing = r_absorbing / (1.0 - cfg.gamma)
         batch = concat(expert, own)
         is_expert = torch.zeros(len(batch), dtype=torch.bool, device=batch.terminal.device)
         is_expert[: len(expert)] = True
@@ -123,14 +176,21 @@ def sqil_update(learner: SoftQLearner, cfg: SQILConfig) -> Update:
         losses: list[torch.Tensor] = []
         stats: dict[str, float] = {}
         for q in learner.q_all(batch):
-            loss, stats = sqil_loss(q, next_v, batch.terminal, is_expert, cfg.gamma)
+            loss, stats = sqil_loss(q, next_v, batch.terminal, is_expert, cfg.gamma, v_absorbing)
             losses.append(loss)
         learner.critic_step(torch.stack(losses).sum())
+        stats["v_absorbing"] = v_absorbing
         stats.update(learner.actor_step(batch.obs))
         learner.update_target(cfg.target_tau)
         return stats
 
-    return update
+
+def sqil_update(learner: SoftQLearner, cfg: SQILConfig, f_expert: float = 0.0) -> Update:
+    """The update step: a critic step on the SQIL loss, an actor step (Box), target update.
+
+    f_expert: the fraction of expert transitions that terminate (for cfg.absorbing).
+    """
+    return _SQILUpdate(learner, cfg, f_expert)
 
 
 def train_sqil(
@@ -167,7 +227,7 @@ def train_sqil(
     learner = make_learner(
         spaces, cfg.hidden, cfg.alpha, cfg.lr, cfg.actor_lr, cfg.seed, device, stats
     )
-    update = sqil_update(learner, cfg)
+    update = sqil_update(learner, cfg, float(expert.terminal.float().mean()))
     loop = run_online(
         learner, expert, update, cfg, env, callbacks, evaluate, checkpoint, checkpoint_every
     )
