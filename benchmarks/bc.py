@@ -512,7 +512,8 @@ def table(results: list[tuple[Task, Reference, list[Outcome]]], epochs: int) -> 
                     + (f". {task.env_diff}" if task.env_diff else "")
                 )
     notes.append(
-        "- each library's own defaults: protege BCConfig() (batch 256, 64x64 MLP, 10% held "
+        "- each library's own defaults: protege BCConfig() (batch 256, 64x64 MLP, 256x256 on "
+        "MuJoCo, 10% held "
         "out for early stopping, returns the best-validation epoch), imitation BC (batch 32, "
         "32x32 MLP, entropy weight 1e-3, returns the last epoch)"
     )
