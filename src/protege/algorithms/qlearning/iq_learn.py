@@ -24,14 +24,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 
 from protege.algorithms.best import BestSoFar
 from protege.algorithms.qlearning.learner import (
+    AbsorbingUpdate,
     SoftQLearner,
-    TerminalRate,
     make_learner,
     preprocessed_demos,
 )
@@ -200,22 +200,15 @@ def iq_loss(
     return loss, stats
 
 
-class _IQUpdate:
+class _IQUpdate(AbsorbingUpdate):
     """The update step: one critic step on the IQ loss, an actor step (Box), target update.
 
-    f_expert: the fraction of expert transitions that terminate (for cfg.absorbing). The
-    learner's own rate is a running mean, checkpointed with `state_dict`.
+    f_expert: the fraction of expert transitions that terminate (for cfg.absorbing).
     """
 
     def __init__(self, learner: SoftQLearner, cfg: IQLearnConfig, f_expert: float) -> None:
-        self.learner, self.cfg, self.f_expert = learner, cfg, f_expert
-        self.learner_rate = TerminalRate()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"learner_rate": self.learner_rate.value}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.learner_rate.value = float(state["learner_rate"])
+        super().__init__(learner, f_expert)
+        self.cfg = cfg
 
     def _v_absorbing(self, own: TensorTransitions | None) -> float:
         if self.cfg.absorbing_mode != "mixture":

@@ -156,6 +156,23 @@ class TerminalRate:
         return self.value
 
 
+class AbsorbingUpdate:
+    """The part of an update step (IQ-Learn's, SQIL's) that the absorbing state's value
+    needs: the fraction of expert transitions that terminate, and the learner's own rate,
+    a running mean checkpointed with `state_dict` (the loop's `Stateful`)."""
+
+    def __init__(self, learner: SoftQLearner, f_expert: float) -> None:
+        self.learner, self.f_expert = learner, f_expert
+        self.learner_rate = TerminalRate()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"learner_rate": self.learner_rate.value}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        # a checkpoint from a version that kept no rate: start it afresh
+        self.learner_rate.value = float(state.get("learner_rate", 0.0))
+
+
 def make_learner(
     spaces: Spaces,
     hidden: tuple[int, ...],

@@ -22,14 +22,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 
 from protege.algorithms.best import BestSoFar
 from protege.algorithms.qlearning.learner import (
+    AbsorbingUpdate,
     SoftQLearner,
-    TerminalRate,
     make_learner,
     preprocessed_demos,
 )
@@ -141,23 +141,15 @@ def absorbing_reward(f_expert: float, f_learner: float) -> float:
     return f_expert / total if total > 0 else 0.0
 
 
-class _SQILUpdate:
+class _SQILUpdate(AbsorbingUpdate):
     """The update step: a critic step on the SQIL loss, an actor step (Box), target update.
 
-    f_expert: the fraction of expert transitions that terminate (for cfg.absorbing). The
-    learner's own rate is a running mean, checkpointed with `state_dict`.
+    f_expert: the fraction of expert transitions that terminate (for cfg.absorbing).
     """
 
     def __init__(self, learner: SoftQLearner, cfg: SQILConfig, f_expert: float) -> None:
-        self.learner, self.cfg, self.f_expert = learner, cfg, f_expert
-        self.learner_rate = TerminalRate()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"learner_rate": self.learner_rate.value}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        # a checkpoint from before the absorbing state kept no rate: start it afresh
-        self.learner_rate.value = float(state.get("learner_rate", 0.0))
+        super().__init__(learner, f_expert)
+        self.cfg = cfg
 
     def __call__(
         self, expert: TensorTransitions, own: TensorTransitions | None
