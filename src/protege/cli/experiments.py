@@ -73,7 +73,7 @@ def bench_cmd(
         None, help="Only these numbers of expert episodes (comma-separated)."
     ),
     levels: str | None = typer.Option(
-        None, help="imperfect: only these demonstrator levels (25%,50%,75%,mixed,none)."
+        None, help="imperfect: only these demonstrator levels (25%,50%,75%,graded,mixed,none)."
     ),
     workers: int | None = typer.Option(None, min=1, help="Local processes (default: cores)."),
     ray: bool = typer.Option(False, "--ray", help="Run the trials on Ray Tune instead."),
@@ -97,7 +97,8 @@ def bench_cmd(
 
     tabular: gridworlds and toy-text.
 
-    imperfect: demonstrators at about 25/50/75% of the expert (noise injected)
+    imperfect: demonstrators at about 25/50/75% of the expert (noise injected),
+    a graded set (five noise levels, the best at 50%: T-REX's kind of data)
     and a mixed set (10% expert) on CartPole, LunarLander, Pendulum and
     HalfCheetah: T-REX, D-REX, preferences (1,000 labels), filtered/weighted BC
     and DWBC beside BC and GAIL, with the demonstrator's score and whether the
