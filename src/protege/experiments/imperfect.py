@@ -251,10 +251,11 @@ def mean_return(dataset: Path | None, best_only: bool = False) -> float:
     from protege.data.storage import load_trajectories
 
     trajs = load_trajectories(dataset).trajectories
+    returns = np.array([t.episode_return for t in trajs])
     if best_only:
-        least = min(float(t.meta.get("noise", 0.0)) for t in trajs)
-        trajs = [t for t in trajs if float(t.meta.get("noise", 0.0)) == least]
-    return float(np.mean([t.episode_return for t in trajs]))
+        noise = np.array([float(t.meta.get("noise", 0.0)) for t in trajs])
+        returns = returns[noise == noise.min()]
+    return float(returns.mean())
 
 
 BEAT_MARGIN = 0.2
