@@ -134,14 +134,22 @@ def test_mujoco_suite_runs_every_algorithm_on_the_fixed_horizon_envs() -> None:
 
 
 def test_heads_suite_leaves_continuous_heads_out_of_discrete_tasks() -> None:
-    from protege.experiments.bench import HEADS, HEADS_CONTINUOUS_ONLY, HEADS_DISCRETE_ENVS
+    from protege.experiments.bench import (
+        HEADS,
+        HEADS_CONTINUOUS_ONLY,
+        HEADS_DISCRETE_ENVS,
+        HEADS_MANIPULATION,
+    )
 
     suite = get_suite("heads")
     cells = {(cell.env, cell.algo) for cell, _ in bench_cells(suite, seeds=1)}
     for env in suite.envs:
         for label in HEADS:
-            skipped = env in HEADS_DISCRETE_ENVS and label in HEADS_CONTINUOUS_ONLY
+            skipped = (env in HEADS_DISCRETE_ENVS and label in HEADS_CONTINUOUS_ONLY) or (
+                env in HEADS_MANIPULATION and label == "diffusion-episode"
+            )
             assert ((env, label) in cells) != skipped, (env, label)
+    assert HEADS["diffusion-episode"]["redraw"] == "episode"
     for _, sweep in bench_cells(suite, seeds=1):
         assert sweep.algos == ["bc"]  # every row is BC with its head's settings
 

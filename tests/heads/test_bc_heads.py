@@ -270,7 +270,23 @@ def test_a_policy_file_from_before_the_heads_loads_and_acts_as_before(tmp_path: 
     loaded = ActorPolicy.load(tmp_path / "old.pt")
     obs = np.random.default_rng(0).uniform(-1, 1, (5, 3)).astype(np.float32)
     assert not loaded.arch.stateful
+    assert loaded.arch.redraw == "step"  # a sampling head saved before `redraw` drew per step
     np.testing.assert_array_equal(loaded(obs), policy(obs))
+
+
+@pytest.mark.parametrize("redraw", ["episode", "step"])
+def test_a_diffusion_policy_acts_alike_all_episode_only_when_drawing_once(
+    pendulum_demos: Transitions, redraw: str
+) -> None:
+    """One observation shown at every step of an episode: with redraw="episode" the
+    diffusion's noise, hence its action, is the same at each; with "step" it is not."""
+    cfg = BCConfig(device="cpu", epochs=2, hidden=(16,), policy="diffusion", min_updates=1,
+                   redraw=redraw)  # fmt: skip
+    policy = train_bc(pendulum_demos, env_spaces("Pendulum-v1"), cfg).policy
+    obs = np.zeros((1, 3), np.float32)
+    policy.start_episode(0, 0)
+    actions = [policy(obs).tolist() for _ in range(4)]
+    assert (actions.count(actions[0]) == 4) == (redraw == "episode"), actions
 
 
 def test_export_refuses_a_policy_that_remembers_naming_policy_pt(tmp_path: Path) -> None:

@@ -117,6 +117,41 @@ def test_per_episode_streams_depend_on_the_episode_not_the_row() -> None:
     assert not torch.equal(first_draws(0, 4), first_draws(0, 5))
 
 
+@pytest.mark.parametrize("redraw", ["episode", "step"])
+def test_redraw_keeps_a_rows_draws_for_its_episode_or_draws_every_step(redraw: str) -> None:
+    """Two rows, three steps, then row 1 starts a new episode: with redraw="episode" each
+    row's draws stay those of its episode's first step, and the restarted row's are its new
+    episode's first draws; with "step" every step draws afresh."""
+    state = ActingState(history=1, chunk=1, m=0.0, seed=3, draw=("normal", 2), redraw=redraw)
+    seen: list[torch.Tensor] = []
+
+    def step() -> torch.Tensor:
+        state.act(torch.zeros(2, 1), lambda _o, d: seen.append(d) or torch.zeros(2, 1, 1))  # type: ignore[func-returns-value]
+        return seen[-1].clone()
+
+    state.start_episode(0, 0)
+    state.start_episode(1, 1)
+    first, second, third = step(), step(), step()
+    state.start_episode(1, 2)
+    restarted = step()
+    fresh = ActingState(history=1, chunk=1, m=0.0, seed=3, draw=("normal", 2), redraw=redraw)
+    fresh.start_episode(1, 2)
+    fresh.act(torch.zeros(2, 1), lambda _o, d: seen.append(d) or torch.zeros(2, 1, 1))  # type: ignore[func-returns-value]
+    if redraw == "episode":
+        assert torch.equal(first, second) and torch.equal(first, third)
+        assert torch.equal(restarted[0], first[0])  # row 0 keeps its episode's draws
+        assert torch.equal(restarted[1], seen[-1][1])  # row 1: episode 2's first draws
+        assert not torch.equal(restarted[1], first[1])
+    else:
+        assert not torch.equal(first, second) and not torch.equal(second, third)
+        assert not torch.equal(restarted[0], third[0])
+
+
+def test_redraw_must_be_episode_or_step() -> None:
+    with pytest.raises(ValueError, match="redraw='often'"):
+        ActingState(history=1, chunk=1, m=0.0, seed=0, draw=None, redraw="often")
+
+
 def test_receding_horizon_plays_each_chunk_open_loop_then_predicts_again() -> None:
     """Chunk 4, action_steps 3: a row predicts at its steps 0, 3, 6, ... and plays actions
     0-2 of that chunk; a row starting a new episode predicts at once, the other row keeps

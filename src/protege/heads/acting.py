@@ -16,6 +16,11 @@ loop and predicts again (Diffusion Policy's receding horizon, Chi et al. 2023): 
 head then commits to one mode for E steps where averaging or resampling every step can
 hesitate between modes. Each row's random stream still advances once per step, so an
 episode acts the same whichever rows share its batch.
+
+With `redraw` = "episode" a row's random numbers are drawn once, at its episode's first
+step, and used at every step after: a sampling head then maps each observation to one
+action for the whole episode (DDIM is deterministic given its noise), so it keeps to the
+mode its noise picked instead of drawing a side anew at every step.
 """
 
 from __future__ import annotations
@@ -44,8 +49,8 @@ def _map(obs: TensorObs, fn: Callable[[torch.Tensor], torch.Tensor]) -> TensorOb
 class ActingState:
     """Per-row memory of a policy with a window of `history` observations, chunks of
     `chunk` actions ensembled with factor `m` (or `execute` of each played open loop), and
-    `draw` random numbers per row and step (("normal" or "uniform", n) or None), seeded
-    from `seed`."""
+    `draw` random numbers per row (("normal" or "uniform", n) or None), seeded from `seed`,
+    drawn at every step or once per episode (`redraw` "step" or "episode")."""
 
     def __init__(
         self,
@@ -55,9 +60,13 @@ class ActingState:
         seed: int,
         draw: tuple[str, int] | None,
         execute: int = 1,
+        redraw: str = "step",
     ) -> None:
         if not 1 <= execute <= chunk:
             raise ValueError(f"execute={execute} must lie in 1..chunk={chunk}")
+        if redraw not in ("episode", "step"):
+            raise ValueError(f"redraw={redraw!r} must be 'episode' or 'step'")
+        self.redraw = redraw
         self.history, self.chunk, self.m, self.seed, self.draw = history, chunk, m, seed, draw
         self.execute = execute
         self.reset()
@@ -72,6 +81,7 @@ class ActingState:
         self.rngs: list[np.random.Generator] = []
         self.plan: torch.Tensor | None = None  # (B, K, D): each row's chunk being played
         self.played: torch.Tensor | None = None  # (B,) long: its actions played so far
+        self.noise: torch.Tensor | None = None  # (B, n): redraw="episode"'s draws per row
 
     def start_episode(self, slot: int, episode: int) -> None:
         """Row `slot` of the coming calls is episode `episode`, from its first step."""
@@ -92,7 +102,7 @@ class ActingState:
                 fresh[slot] = True
         self.pending.clear()
         window = self._push(frames, fresh)
-        draws = self._draws(n)
+        draws = self._draws(n, fresh)
         flat = _map(window, lambda v: v.reshape(n * self.history, *v.shape[2:]))
         draws = None if draws is None else draws.to(_device(frames))
         if self.execute > 1:
@@ -119,8 +129,9 @@ class ActingState:
             self.window = push(old_t, frames)
         return self.window
 
-    def _draws(self, n: int) -> torch.Tensor | None:
-        """This step's random numbers per row, each from its own stream: (B, size)."""
+    def _draws(self, n: int, fresh: torch.Tensor) -> torch.Tensor | None:
+        """This step's random numbers per row, each from its own stream: (B, size). With
+        redraw="episode", a row keeps what it drew at its episode's first (fresh) step."""
         if self.draw is None:
             return None
         kind, size = self.draw
@@ -128,7 +139,14 @@ class ActingState:
             rows = [rng.standard_normal(size) for rng in self.rngs]
         else:
             rows = [rng.random(size) for rng in self.rngs]
-        return torch.as_tensor(np.stack(rows), dtype=torch.float32)
+        drawn = torch.as_tensor(np.stack(rows), dtype=torch.float32)
+        if self.redraw == "step":
+            return drawn
+        if self.noise is None or len(self.noise) != n:
+            self.noise = drawn
+        else:
+            self.noise = torch.where(fresh.unsqueeze(1), drawn, self.noise)
+        return self.noise
 
     def _play(
         self, flat: TensorObs, draws: torch.Tensor | None, fresh: torch.Tensor, predict: Predict
