@@ -85,6 +85,25 @@ def gail_pendulum(seed: int, steps: int) -> float:
     return _normalised("Pendulum-v1", result.policy, expert)
 
 
+def gcl_pendulum(seed: int, steps: int) -> float:
+    """GCL with SAC, as `gail_pendulum` (GCL has no learning test in the suite: it needs
+    about 8k env steps on Pendulum, minutes on this machine)."""
+    from protege.algorithms.adversarial import GCLConfig, train_gcl
+
+    expert, demos = _demos("Pendulum-v1", 20, seed)
+    cfg = GCLConfig(steps=steps, learner="sac", eval_every=1_024, target_return=-250, seed=seed)
+    result = train_gcl(demos, None, cfg, env="Pendulum-v1")
+    return _normalised("Pendulum-v1", result.policy, expert)
+
+
+def gcl_cartpole(seed: int, steps: int) -> float:
+    from protege.algorithms.adversarial import GCLConfig, train_gcl
+
+    _, demos = _demos("CartPole-v1", 10, seed)
+    cfg = GCLConfig(steps=steps, eval_every=5_000, target_return=475, seed=seed)
+    return _cartpole_return(train_gcl(demos, None, cfg, env="CartPole-v1").policy)
+
+
 def iq_cartpole_online(seed: int, steps: int) -> float:
     from protege.algorithms.qlearning import IQLearnConfig, train_iq_learn
     from protege.envs import env_spaces
@@ -188,6 +207,8 @@ CLAIMS = {
         Claim("gail-cartpole", _ADV + "test_gail (PPO, 10 ep.)", gail_cartpole, 100_000, 475, _R),
         Claim("gail-pendulum", _ADV + "test_gail (SAC, 20 ep.)", gail_pendulum, 12_000, 0.9, _N),
         Claim("airl-cartpole", _ADV + "test_airl (PPO, 10 ep.)", airl_cartpole, 100_000, 475, _R),
+        Claim("gcl-cartpole", "none (PPO, 10 ep.)", gcl_cartpole, 100_000, 475, _R),
+        Claim("gcl-pendulum", "none (SAC, 20 ep.)", gcl_pendulum, 20_000, 0.9, _N),
         Claim("iq-cartpole-online", _SQ + "test_iq_learn (1 ep.)", iq_cartpole_online, 10_000,
               475, _R),
         Claim("iq-cartpole-online-best", _SQ + "test_iq_learn (1 ep.; best kept)",

@@ -197,7 +197,8 @@ _NON_NEGATIVE = {"burn_in", "eval_every", "learner_window", "learning_starts", "
                  "patience", "seed", "ent_weight", "grad_penalty", "l1_penalty", "l2",
                  "reward_l2", "tol", "weight_decay", "epsilon"}  # fmt: skip
 _UNIT = {"beta": (0.0, 1.0, True), "beta_decay": (0.0, 1.0, True), "gamma": (0.0, 1.0, True),
-         "target_tau": (0.0, 1.0, True), "val_fraction": (0.0, 1.0, False)}  # fmt: skip
+         "target_tau": (0.0, 1.0, True), "val_fraction": (0.0, 1.0, False),
+         "uniform_mix": (0.0, 1.0, True)}  # fmt: skip
 _SIZES = {"hidden", "disc_hidden"}
 DEVICES = ("auto", "cpu", "cuda")
 
