@@ -11,7 +11,7 @@ import torch
 
 import protege.algorithms.qlearning.loop as loop
 from protege.algorithms.qlearning import IQLearnConfig, iq_loss, train_iq_learn
-from protege.algorithms.qlearning.iq_learn import absorbing_value
+from protege.algorithms.qlearning.iq_learn import absorbing_value, critic_lr
 from protege.data import RandomPolicy, flatten_trajectories, rollout
 from protege.envs import env_spaces
 from protege.errors import ConfigError, ProtegeError
@@ -56,9 +56,10 @@ def test_online_cartpole_gives_the_absorbing_state_the_lowest_value() -> None:
 @pytest.mark.slow
 def test_online_pendulum_from_20_episodes_reaches_90_percent_of_expert() -> None:
     expert, demos = expert_demos("Pendulum-v1", 20)
-    # measured (10 held-out episodes along the way): -799 after 2,500 env steps, -218 after
-    # 3,500, -169 after 4,500, -145 after 6,000 (the expert about -140, random -1,200)
-    cfg = IQLearnConfig(steps=4500)
+    # the critic at lr 1e-3, fast: 0.96 / 0.89 / 0.95 / 0.97 / 0.92 on seeds 0-4 after 4,500
+    # steps (benchmarks/seeds.py iq-pendulum), but it drifts after reaching the expert; Box's
+    # default 3e-4 stays there and needs more steps (iq-pendulum-default: 12,000)
+    cfg = IQLearnConfig(steps=4500, lr=1e-3)
     result = train_iq_learn(demos, env_spaces("Pendulum-v1"), cfg, env="Pendulum-v1")
     comparison = compare_with_expert("Pendulum-v1", result.policy, expert, episodes=20)
     assert comparison.normalized_score >= 0.9, comparison.metrics()
@@ -91,6 +92,17 @@ def test_recovered_reward_scores_expert_transitions_above_random_ones() -> None:
         return float(result.reward.predict(t.obs, t.acts, t.next_obs, t.terminated).mean())
 
     assert mean_reward(demos) > mean_reward(random) + 0.5
+
+
+def test_the_critics_learning_rate_defaults_by_action_space_and_takes_a_set_value() -> None:
+    pendulum, cartpole = env_spaces("Pendulum-v1"), env_spaces("CartPole-v1")
+    assert critic_lr(IQLearnConfig(), pendulum) == 3e-4  # 1e-3 drifted past the expert
+    assert critic_lr(IQLearnConfig(), cartpole) == 1e-3
+    assert critic_lr(IQLearnConfig(lr=2e-3), pendulum) == 2e-3
+    with pytest.raises(ConfigError, match="lr=0"):
+        IQLearnConfig(lr=0.0)
+    _, demos = expert_demos("Pendulum-v1", 1)
+    train_iq_learn(demos, pendulum, IQLearnConfig(offline=True, steps=2))  # None never reaches Adam
 
 
 def test_loss_is_the_papers_three_terms_on_a_hand_computed_batch() -> None:
