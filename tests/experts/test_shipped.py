@@ -22,7 +22,7 @@ def test_experts_are_shipped_as_package_files() -> None:
     assert SHIPPED_EXPERTS, "no shipped experts"
     for env_id, expert in SHIPPED_EXPERTS.items():
         assert expert.path.is_file(), expert.path
-        assert expert.path.stat().st_size < 4_000_000  # small files
+        assert expert.path.stat().st_size < 4_500_000  # small files (Ant's SAC: 4.3 MB)
         assert expert.min_return < expert.reference_return
         assert default_expert(env_id) == "shipped"
 
