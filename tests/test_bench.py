@@ -117,7 +117,7 @@ def test_builtin_expert_is_scripted_optimal_or_none() -> None:
     assert builtin_expert("protege/Acrobot200-v1") == "scripted"
     assert builtin_expert("gridworld:5") == "optimal"
     assert builtin_expert("FrozenLake-v1") == "optimal"  # toy-text: dynamics known
-    assert builtin_expert("Ant-v5") is None and builtin_expert("Nope-v0") is None
+    assert builtin_expert("Humanoid-v5") is None and builtin_expert("Nope-v0") is None
 
 
 def test_mujoco_suite_runs_every_algorithm_on_the_fixed_horizon_envs() -> None:
