@@ -58,11 +58,17 @@ def _normalised(env_id: str, policy: object, expert: object) -> float:
     return compare_with_expert(env_id, policy, expert, episodes=20).normalized_score
 
 
-def _adversarial_cartpole(algo: str, seed: int, steps: int) -> float:
+def _adversarial(algo: str):  # noqa: ANN202
+    """(train, config class) of an adversarial algorithm."""
     from protege.algorithms import adversarial
 
-    train, config = {"gail": (adversarial.train_gail, adversarial.GAILConfig),
-                     "airl": (adversarial.train_airl, adversarial.AIRLConfig)}[algo]  # fmt: skip
+    return {"gail": (adversarial.train_gail, adversarial.GAILConfig),
+            "airl": (adversarial.train_airl, adversarial.AIRLConfig),
+            "gcl": (adversarial.train_gcl, adversarial.GCLConfig)}[algo]  # fmt: skip
+
+
+def _adversarial_cartpole(algo: str, seed: int, steps: int) -> float:
+    train, config = _adversarial(algo)
     _, demos = _demos("CartPole-v1", 10, seed)
     cfg = config(steps=steps, eval_every=5_000, target_return=475, seed=seed)
     return _cartpole_return(train(demos, None, cfg, env="CartPole-v1").policy)
@@ -76,31 +82,25 @@ def airl_cartpole(seed: int, steps: int) -> float:
     return _adversarial_cartpole("airl", seed, steps)
 
 
-def gail_pendulum(seed: int, steps: int) -> float:
-    from protege.algorithms.adversarial import GAILConfig, train_gail
+def gcl_cartpole(seed: int, steps: int) -> float:
+    return _adversarial_cartpole("gcl", seed, steps)
 
+
+def _adversarial_pendulum(algo: str, seed: int, steps: int) -> float:
+    """SAC inside, stopping at -250 on the check seeds (about a minute a seed)."""
+    train, config = _adversarial(algo)
     expert, demos = _demos("Pendulum-v1", 20, seed)
-    cfg = GAILConfig(steps=steps, learner="sac", eval_every=1_024, target_return=-250, seed=seed)
-    result = train_gail(demos, None, cfg, env="Pendulum-v1")
+    cfg = config(steps=steps, learner="sac", eval_every=1_024, target_return=-250, seed=seed)
+    result = train(demos, None, cfg, env="Pendulum-v1")
     return _normalised("Pendulum-v1", result.policy, expert)
+
+
+def gail_pendulum(seed: int, steps: int) -> float:
+    return _adversarial_pendulum("gail", seed, steps)
 
 
 def gcl_pendulum(seed: int, steps: int) -> float:
-    """GCL with SAC, as `gail_pendulum` (about a minute a seed: it stops at the target)."""
-    from protege.algorithms.adversarial import GCLConfig, train_gcl
-
-    expert, demos = _demos("Pendulum-v1", 20, seed)
-    cfg = GCLConfig(steps=steps, learner="sac", eval_every=1_024, target_return=-250, seed=seed)
-    result = train_gcl(demos, None, cfg, env="Pendulum-v1")
-    return _normalised("Pendulum-v1", result.policy, expert)
-
-
-def gcl_cartpole(seed: int, steps: int) -> float:
-    from protege.algorithms.adversarial import GCLConfig, train_gcl
-
-    _, demos = _demos("CartPole-v1", 10, seed)
-    cfg = GCLConfig(steps=steps, eval_every=5_000, target_return=475, seed=seed)
-    return _cartpole_return(train_gcl(demos, None, cfg, env="CartPole-v1").policy)
+    return _adversarial_pendulum("gcl", seed, steps)
 
 
 def iq_cartpole_online(seed: int, steps: int) -> float:

@@ -1,4 +1,5 @@
-"""What the CLI tests share: `protege` run in-process, or as a process killed mid-run."""
+"""What tests share: `protege` run in-process, or as a process killed mid-run; an
+adversarial algorithm scored on Pendulum."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from protege.cli.main import main
 
@@ -32,3 +34,18 @@ def kill_when(args: Sequence[str], ready: Callable[[], bool], timeout: float = 1
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
+
+
+def adversarial_pendulum_score(
+    train: Callable[..., Any], cfg: Any, demos: Any
+) -> tuple[float, Any]:
+    """Train an adversarial algorithm on Pendulum demonstrations and return the learned
+    policy's normalised score against the scripted expert (20 episodes, seeds 10000+), with
+    what to show when it fails (the comparison's metrics and the steps to target)."""
+    from protege.evaluation import compare_with_expert
+    from protege.experts.scripted import scripted_expert
+
+    result = train(demos, None, cfg, env="Pendulum-v1")
+    expert = scripted_expert("Pendulum-v1").act
+    comparison = compare_with_expert("Pendulum-v1", result.policy, expert, episodes=20)
+    return comparison.normalized_score, (comparison.metrics(), result.steps_to_target)

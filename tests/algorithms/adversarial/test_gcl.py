@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from helpers import adversarial_pendulum_score
 
 from protege.algorithms.adversarial import GCLConfig, gcl_loss, train_gcl
 from protege.algorithms.adversarial.discriminator import DiscriminatorBatch
@@ -24,17 +25,12 @@ from protege.envs import env_spaces
 def test_gcl_sac_reaches_90_percent_of_the_expert_on_pendulum_from_20_episodes(
     pendulum_demos: Transitions,
 ) -> None:
-    from protege.evaluation import compare_with_expert
-    from protege.experts.scripted import scripted_expert
-
     # as GAIL's test: stop at -250 on the in-training check seeds (~0.9 normalised).
     # benchmarks/seeds.py gcl-pendulum: 0.97 / 0.96 / 1.00 / 0.99 / 0.99 on seeds 0-4, about
     # a minute each; without the uniform mixture the learner only improved after 15k steps
     cfg = GCLConfig(steps=20_000, learner="sac", eval_every=1_024, target_return=-250, seed=0)
-    result = train_gcl(pendulum_demos, None, cfg, env="Pendulum-v1")
-    expert = scripted_expert("Pendulum-v1").act
-    comparison = compare_with_expert("Pendulum-v1", result.policy, expert, episodes=20)
-    assert comparison.normalized_score >= 0.9, (comparison.metrics(), result.steps_to_target)
+    score, shown = adversarial_pendulum_score(train_gcl, cfg, pendulum_demos)
+    assert score >= 0.9, shown
 
 
 @pytest.mark.parametrize(
