@@ -24,12 +24,14 @@ from protege.experts.human import (  # noqa: E402
     BUILTIN_KEYMAPS,
     FrameInput,
     KeyMap,
+    MouseAxis,
     Recorder,
     Teleop,
     hg_dagger_collect,
     keymap_for,
     record,
 )
+from protege.experts.human.window import GREEN  # noqa: E402
 
 
 def down(key: int) -> None:
@@ -310,6 +312,8 @@ def test_hg_dagger_returns_exactly_the_takeover_segment(teleop_for) -> None:  # 
         ('{"keys": {"left": "zero"}}', "integer action ids"),
         ('{"keys": {"lefty": 0}}', "unknown key name 'lefty'"),
         ('{"keys": {"left": 0}, "extra": 1}', "unknown field"),
+        ('{"mouse": [{"dim": 0, "axis": "z"}]}', 'mouse.0..axis must be "x" or "y"'),
+        ('{"mouse": {"dim": 0}}', "'mouse' must be a list"),
     ],
 )
 def test_bad_keymap_files_say_what_to_fix(tmp_path: Path, content: str | None, match: str) -> None:
@@ -331,6 +335,9 @@ def test_keymap_must_fit_the_action_space() -> None:
         BUILTIN_KEYMAPS["CartPole-v1"].check(gym.spaces.Box(-1, 1, (1,)))
     with pytest.raises(ConfigError, match="infinite bound"):
         BUILTIN_KEYMAPS["Pendulum-v1"].check(gym.spaces.Box(-np.inf, np.inf, (1,)))
+    both = KeyMap(axes=(BUILTIN_KEYMAPS["Pendulum-v1"].axes[0],), mouse=(MouseAxis(0),))
+    with pytest.raises(ConfigError, match="name dim .0, 0. more than once"):
+        both.check(gym.spaces.Box(-1, 1, (1,)))
     for env_id, km in BUILTIN_KEYMAPS.items():
         km.check(gym.make(env_id).action_space, env_id)
 
@@ -449,3 +456,69 @@ def test_hg_dagger_tells_a_remembering_learner_every_step_and_episode(teleop_for
     hg_dagger_collect("MountainCar-v0", learner, teleop, 230, seed=3, on_frame=on_frame)
     assert learner.calls == 230  # every step: the learner's 220 and the person's 10
     assert learner.episodes == [(0, 0), (0, 1)]  # MountainCar's 200-step limit: two episodes
+
+
+def test_mouse_axes_follow_the_cursor_over_the_picture(teleop_for, tmp_path: Path) -> None:  # noqa: ANN001
+    """A JSON map's `mouse` axis sets its dimension from the cursor's place across the
+    drawn picture (bottom = low, top = high for "y"), clipped at its edges."""
+    path = tmp_path / "mouse.json"
+    path.write_text(json.dumps({"mouse": [{"dim": 0, "axis": "y"}]}))
+    km = keymap_for("protege/TwoPaths-v0", path)
+    assert km.mouse == (MouseAxis(0, "y"),) and "mouse y dim 0" in km.describe()
+    env, teleop = teleop_for("protege/TwoPaths-v0", km)
+    env.reset(seed=0)
+    assert teleop.actions(FrameInput((), frozenset()))[0][0] == 0.0  # no cursor yet: centre
+    teleop.show(env.render(), ("rec", GREEN), "", "")
+    r = teleop.frame_rect
+    for y, want in [(r.top, 1.0), (r.bottom - 1, -1.0), (r.top - 50, 1.0), (r.centery, 0.0)]:
+        pygame.event.post(
+            pygame.event.Event(
+                pygame.MOUSEMOTION, pos=(r.centerx, y), rel=(0, 0), buttons=(0, 0, 0)
+            )
+        )
+        inp = teleop.poll()
+        assert teleop.actions(inp)[0][0] == pytest.approx(want, abs=0.01)
+
+
+def test_a_person_drives_two_paths_with_the_mouse(tmp_path: Path) -> None:
+    """Recorded with the cursor held at the top of the picture: every step steers up, and
+    the vehicle passes above the obstacle (the dataset keeps the side and the success)."""
+    from protege.data.storage import load_trajectories
+
+    path = tmp_path / "mouse.json"
+    path.write_text(json.dumps({"mouse": [{"dim": 0, "axis": "y"}]}))
+
+    def on_frame(rec: Recorder) -> None:
+        if rec.state == "over":
+            press(pygame.K_k)
+        elif rec.state == "paused":
+            press(pygame.K_SPACE)
+        r = rec.teleop.frame_rect
+        if r is not None:  # near the top of the picture: steer up fully
+            at = (r.centerx, r.top + 2)
+            pygame.event.post(
+                pygame.event.Event(pygame.MOUSEMOTION, pos=at, rel=(0, 0), buttons=(0, 0, 0))
+            )
+
+    out = tmp_path / "person.npz"
+    record("protege/TwoPaths-v0", out, episodes=1, keymap=path, fps=0, on_frame=on_frame)
+    (episode,) = load_trajectories(out, env_id="protege/TwoPaths-v0").trajectories
+    assert np.all(episode.acts[1:, 0] > 0.98)  # the first frame drew no picture to point at
+    assert episode.meta["side"] == 1 and episode.obs[-1, 1] > 1.0
+    assert episode.meta["success"] is False  # full steer up never comes back to the goal
+
+
+def test_two_paths_renders_the_arena_and_has_a_key_map(teleop_for) -> None:  # noqa: ANN001
+    env, teleop = teleop_for("protege/TwoPaths-v0")
+    env.reset(seed=0)
+    for _ in range(5):
+        obs, *_ = env.step(teleop.actions(FrameInput((), frozenset({pygame.K_UP})))[0])
+    assert obs[1] > 0.45  # up steers up, at once (ramp 0)
+    frame = env.render()
+    assert frame.shape == (300, 306, 3) and frame.dtype == np.uint8
+    blue = np.argwhere((frame[..., 2] > 150) & (frame[..., 0] < 60))
+    row, col = blue.mean(axis=0)  # the vehicle, drawn where it is, y up
+    assert col == pytest.approx((obs[0] + 0.1) * 60, abs=3) and row == pytest.approx(
+        (2.5 - obs[1]) * 60, abs=3
+    )
+    assert tuple(frame[150, 121]) == (150, 150, 150)  # the obstacle's centre (2.02, 0)

@@ -23,7 +23,11 @@ def record_cmd(
     ),
     episodes: int = typer.Option(5, min=1, help="Episodes to keep (discarded ones are replayed)."),
     keymap: Path | None = typer.Option(
-        None, "--keymap", help='JSON key map, e.g. {"keys": {"left": 0, "right": 1}, "noop": 0}.'
+        None,
+        "--keymap",
+        help='JSON key map, e.g. {"keys": {"left": 0, "right": 1}, "noop": 0}; for Box '
+        'actions {"axes": [{"dim": 0, "neg": "left", "pos": "right"}]}, or {"mouse": '
+        '[{"dim": 0, "axis": "x"}]} to set a dimension from the cursor over the picture.',
     ),
     fps: float | None = typer.Option(
         None, min=0, help="Frame-rate limit (default: the env's render_fps, or 30)."

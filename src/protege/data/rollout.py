@@ -173,6 +173,17 @@ def _note_info(meta: dict[str, Any], infos: dict[str, Any], i: int, keys: tuple[
             meta[key] = value.item()
 
 
+def note_episode_info(meta: dict[str, Any], info: dict[str, Any], env: gym.Env) -> None:
+    """`_note_info` for one (not vectorised) env's step `info`: "success" and the keys the
+    env lists in `metadata["episode_info"]` go into the episode's `meta` (people's
+    episodes, `protege record`, keep them as `collect`'s do)."""
+    keys = tuple(env.metadata.get("episode_info", ()))
+    vector = {
+        k: np.asarray([v], dtype=object) for k, v in info.items() if k in (*SUCCESS_KEYS, *keys)
+    }
+    _note_info(meta, vector, 0, keys)
+
+
 def _trajectory(buf: dict[str, Any], terminated: bool) -> Trajectory:
     return Trajectory(
         obs=obs_stack(buf["obs"]),

@@ -17,6 +17,7 @@ worth keeping per episode (TwoPaths: "side", which side the vehicle passed; CueC
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import gymnasium as gym
@@ -66,15 +67,23 @@ class TwoPathsEnv(gym.Env):
     are optimal.
     info["side"]: +1 once the vehicle passed the obstacle's centre line (x = 2.02) above
     the obstacle, -1 below, 0 before (and after a collision).
+    render_mode "rgb_array": the arena seen from above (the obstacle grey, the goal green,
+    the vehicle and its track blue), so a person can drive it (`protege record`).
     """
 
-    metadata: dict[str, Any] = {"render_modes": [], "episode_info": ("side",)}
+    metadata: dict[str, Any] = {
+        "render_modes": ["rgb_array"], "render_fps": 10, "episode_info": ("side",)
+    }  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, render_mode: str | None = None) -> None:
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode {render_mode!r}: TwoPaths renders rgb_array only")
+        self.render_mode = render_mode
         self.observation_space = gym.spaces.Box(ARENA_LOW, ARENA_HIGH, dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (1,), dtype=np.float32)
         self._pos = np.zeros(2)
         self._side = 0
+        self._track: list[np.ndarray] = []
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -82,6 +91,7 @@ class TwoPathsEnv(gym.Env):
         super().reset(seed=seed)
         self._pos = np.array([0.0, self.np_random.uniform(-START_LANE, START_LANE)])
         self._side = 0
+        self._track = [self._pos]
         return self._obs(), {"success": False, "side": 0}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -89,6 +99,7 @@ class TwoPathsEnv(gym.Env):
         old = self._pos
         new = np.clip(old + [FORWARD_SPEED, LATERAL_SPEED * steer], ARENA_LOW, ARENA_HIGH)
         self._pos = new
+        self._track.append(new)
         if self._side == 0 and old[0] < OBSTACLE[0] <= new[0]:
             frac = (OBSTACLE[0] - old[0]) / (new[0] - old[0])
             self._side = 1 if old[1] + frac * (new[1] - old[1]) >= 0 else -1
@@ -101,6 +112,49 @@ class TwoPathsEnv(gym.Env):
 
     def _obs(self) -> np.ndarray:
         return self._pos.astype(np.float32)
+
+    def render(self) -> np.ndarray | None:
+        """The arena from above, (H, W, 3) uint8, y up; None unless render_mode is rgb_array."""
+        if self.render_mode != "rgb_array":
+            return None
+        return draw_two_paths(np.asarray(self._track))
+
+
+RENDER_SCALE = 60  # pixels per unit of the arena
+
+
+def draw_two_paths(track: np.ndarray) -> np.ndarray:
+    """TwoPaths' arena with the vehicle's `track` (T, 2), the last row where it is now."""
+    img = _two_paths_arena().copy()
+    for point in track[:-1]:
+        _disc(img, point, 0.02, (120, 160, 230))
+    if len(track):
+        _disc(img, track[-1], 0.07, (30, 80, 200))
+    return img
+
+
+@functools.cache
+def _two_paths_arena() -> np.ndarray:
+    """The still part of TwoPaths' picture: the arena, the obstacle and the goal."""
+    (x0, y0), (x1, y1) = ARENA_LOW, ARENA_HIGH
+    width, height = round((x1 - x0) * RENDER_SCALE), round((y1 - y0) * RENDER_SCALE)
+    img = np.full((height, width, 3), 245, dtype=np.uint8)
+    _disc(img, OBSTACLE, OBSTACLE_RADIUS, (150, 150, 150))
+    _disc(img, GOAL, GOAL_RADIUS, (60, 170, 90))
+    img.flags.writeable = False
+    return img
+
+
+def _disc(img: np.ndarray, centre: np.ndarray, radius: float, color: tuple[int, ...]) -> None:
+    """Paint the disc of `radius` (arena units) around `centre` into `img`, y up."""
+    col = (centre[0] - ARENA_LOW[0]) * RENDER_SCALE - 0.5  # pixel coordinates of the centre
+    row = (ARENA_HIGH[1] - centre[1]) * RENDER_SCALE - 0.5
+    r = radius * RENDER_SCALE
+    rows = np.arange(max(0, int(row - r)), min(img.shape[0], int(row + r) + 2))
+    cols = np.arange(max(0, int(col - r)), min(img.shape[1], int(col + r) + 2))
+    inside = np.hypot(rows[:, None] - row, cols[None, :] - col) <= r
+    patch = img[rows[:, None], cols[None, :]]
+    img[rows[:, None], cols[None, :]] = np.where(inside[..., None], color, patch)
 
 
 def _segment_distance(a: np.ndarray, b: np.ndarray, point: np.ndarray) -> float:

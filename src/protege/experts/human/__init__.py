@@ -31,7 +31,14 @@ sleeps, and drive `Recorder.step()` one frame at a time (or pass ``on_frame``).
 from __future__ import annotations
 
 from protege.experts.human.hg_dagger import hg_dagger_collect, human_collector
-from protege.experts.human.keymaps import BUILTIN_KEYMAPS, Axis, KeyMap, default_fps, keymap_for
+from protege.experts.human.keymaps import (
+    BUILTIN_KEYMAPS,
+    Axis,
+    KeyMap,
+    MouseAxis,
+    default_fps,
+    keymap_for,
+)
 from protege.experts.human.labeller import HumanLabeller, LabelSession
 from protege.experts.human.ranker import RankEntry, Ranker, entries_for, rank_episodes
 from protege.experts.human.recorder import Recorder, RecordResult, record
@@ -45,6 +52,7 @@ __all__ = [
     "HumanLabeller",
     "KeyMap",
     "LabelSession",
+    "MouseAxis",
     "RankEntry",
     "Ranker",
     "RecordResult",

@@ -1,9 +1,11 @@
 """Key maps: which keys give which action, for one env's action space.
 
-`KeyMap` is built in for the classic-control, Box2D lunar landers and toy-text grids
-(`BUILTIN_KEYMAPS`, looked up by `keymap_for`), or read from a JSON file for any Discrete or
-1-D Box action space. Continuous actions ramp while a key is held and decay back when it is
-released (see `Axis`), so Pendulum and LunarLanderContinuous are playable with arrows.
+`KeyMap` is built in for the classic-control, Box2D lunar landers, toy-text grids and
+protege's TwoPaths (`BUILTIN_KEYMAPS`, looked up by `keymap_for`), or read from a JSON file
+for any Discrete or 1-D Box action space. Continuous actions ramp while a key is held and
+decay back when it is released (see `Axis`), so Pendulum and LunarLanderContinuous are
+playable with arrows; or follow the mouse (see `MouseAxis`): the cursor's place over the
+env's picture sets them, as a person steers a vehicle or points where a pusher should go.
 
 Key names are pygame's; they are resolved to key codes here, before any window opens, so
 a bad map fails with a `ConfigError` naming the file and the fix.
@@ -32,13 +34,15 @@ __all__ = [
     "JSON_EXAMPLE",
     "Axis",
     "KeyMap",
+    "MouseAxis",
     "default_fps",
     "keymap_for",
 ]
 
 JSON_EXAMPLE = (
     '{"keys": {"left": 0, "right": 1}, "noop": 0} for a Discrete action space, or '
-    '{"axes": [{"dim": 0, "neg": "left", "pos": "right"}]} for a Box'
+    '{"axes": [{"dim": 0, "neg": "left", "pos": "right"}]} or '
+    '{"mouse": [{"dim": 0, "axis": "x"}]} for a Box'
 )
 
 
@@ -62,6 +66,19 @@ class Axis:
 
 
 @dataclass(frozen=True)
+class MouseAxis:
+    """One dimension of a Box action set by the mouse: the cursor's place across the env's
+    picture (`axis` "x": left edge = the lower bound, right edge = the upper; "y": bottom =
+    lower, top = upper), linearly in between; outside the picture, the nearer edge's value.
+    Before the cursor first moves over the window, the dimension rests at 0 clipped into
+    its bounds.
+    """
+
+    dim: int
+    axis: str = "x"
+
+
+@dataclass(frozen=True)
 class KeyMap:
     """Which keys produce which action, for one env's action space.
 
@@ -71,6 +88,8 @@ class KeyMap:
     noop: the Discrete action when no mapped key is held; None repeats the last one (for
         envs with no "do nothing" action, such as CartPole; action 0 before any key).
     axes: Box spaces: one `Axis` per key-driven dimension; the others rest at their centre.
+    mouse: Box spaces: one `MouseAxis` per mouse-driven dimension (a map may mix both, on
+        different dimensions).
     step_on_press: turn-based play (toy-text grids): one env step per key press and none
         while no key is pressed, instead of one step per frame.
     source: where the map came from ("built-in" or the JSON file), named in errors.
@@ -81,6 +100,7 @@ class KeyMap:
     axes: tuple[Axis, ...] = ()
     step_on_press: bool = False
     source: str = "built-in"
+    mouse: tuple[MouseAxis, ...] = ()
 
     @classmethod
     def from_json(cls, path: str | Path) -> KeyMap:
@@ -104,11 +124,11 @@ class KeyMap:
 
         if not isinstance(data, dict):
             raise fail(f"expected a JSON object, got {type(data).__name__}")
-        unknown = set(data) - {"keys", "noop", "axes", "step_on_press"}
+        unknown = set(data) - {"keys", "noop", "axes", "step_on_press", "mouse"}
         if unknown:
             raise fail(f"unknown field(s) {sorted(unknown)}")
-        if "keys" not in data and "axes" not in data:
-            raise fail("needs 'keys' (Discrete actions) or 'axes' (Box actions)")
+        if not {"keys", "axes", "mouse"} & set(data):
+            raise fail("needs 'keys' (Discrete actions), or 'axes' or 'mouse' (Box actions)")
         keys = data.get("keys", {})
         if not isinstance(keys, dict) or not all(
             isinstance(k, str) and _is_int(v) for k, v in keys.items()
@@ -143,7 +163,19 @@ class KeyMap:
             center = ax.get("center")
             center = None if center is None else float(center)
             axes.append(Axis(ax["dim"], ax.get("neg"), ax.get("pos"), ramp, center))
-        km = cls(dict(keys), noop, tuple(axes), step_on_press, source)
+        raw_mouse = data.get("mouse", [])
+        if not isinstance(raw_mouse, list):
+            raise fail("'mouse' must be a list of {dim, axis} objects")
+        mouse = []
+        for i, m in enumerate(raw_mouse):
+            if not isinstance(m, dict) or not _is_int(m.get("dim")):
+                raise fail(f"mouse[{i}] must be an object with an integer 'dim'")
+            if set(m) - {"dim", "axis"}:
+                raise fail(f"mouse[{i}] has unknown field(s) {sorted(set(m) - {'dim', 'axis'})}")
+            if m.get("axis", "x") not in ("x", "y"):
+                raise fail(f'mouse[{i}].axis must be "x" or "y", got {m.get("axis")!r}')
+            mouse.append(MouseAxis(m["dim"], m.get("axis", "x")))
+        km = cls(dict(keys), noop, tuple(axes), step_on_press, source, tuple(mouse))
         km.key_codes()  # unknown key names fail here, before any window opens
         return km
 
@@ -170,25 +202,26 @@ class KeyMap:
                         f"{where}: {name} = {action} is outside the actions {lo}..{hi - 1}"
                     )
         elif isinstance(space, gym.spaces.Box):
-            if self.keys or not self.axes:
+            if self.keys or not (self.axes or self.mouse):
                 raise ConfigError(
                     f"{where}: the action space is {space}, so the map needs 'axes' "
-                    '([{"dim": 0, "neg": KEY, "pos": KEY}]), not \'keys\''
+                    '([{"dim": 0, "neg": KEY, "pos": KEY}]) or \'mouse\' ([{"dim": 0, '
+                    '"axis": "x"}]), not \'keys\''
                 )
             if len(space.shape) != 1:
                 raise ConfigError(f"{where}: only 1-D Box actions can be keyed, got {space}")
-            dims = [ax.dim for ax in self.axes]
+            dims = [ax.dim for ax in self.axes] + [m.dim for m in self.mouse]
             if len(set(dims)) != len(dims):
-                raise ConfigError(f"{where}: axes name dim {dims} more than once")
-            for ax in self.axes:
-                if not 0 <= ax.dim < space.shape[0]:
+                raise ConfigError(f"{where}: axes and mouse name dim {dims} more than once")
+            for dim in dims:
+                if not 0 <= dim < space.shape[0]:
                     raise ConfigError(
-                        f"{where}: axis dim {ax.dim} is outside the {space.shape[0]} dims"
+                        f"{where}: axis dim {dim} is outside the {space.shape[0]} dims"
                     )
-                if not (np.isfinite(space.low[ax.dim]) and np.isfinite(space.high[ax.dim])):
+                if not (np.isfinite(space.low[dim]) and np.isfinite(space.high[dim])):
                     raise ConfigError(
-                        f"{where}: dim {ax.dim} has an infinite bound, so a held key has "
-                        "nothing to ramp toward; key only bounded dims"
+                        f"{where}: dim {dim} has an infinite bound, so a key or the "
+                        "mouse has nothing to map onto; drive only bounded dims"
                     )
         else:
             raise ConfigError(f"{where}: key maps drive Discrete or 1-D Box actions, not {space}")
@@ -196,12 +229,13 @@ class KeyMap:
 
     def describe(self) -> str:
         """A one-line legend for the window: which key does what."""
-        if self.axes:
+        if self.axes or self.mouse:
             parts = []
             for ax in self.axes:
                 signed = [(ax.neg, "-"), (ax.pos, "+")]
                 keys = "/".join(_label(n) + sign for n, sign in signed if n is not None)
                 parts.append(f"{keys} dim {ax.dim}")
+            parts += [f"mouse {m.axis} dim {m.dim}" for m in self.mouse]
             return "  ".join(parts)
         return "  ".join(f"{'+'.join(map(_label, _split_combo(k)))}={a}"
                          for k, a in self.keys.items())  # fmt: skip
@@ -261,6 +295,9 @@ BUILTIN_KEYMAPS: dict[str, KeyMap] = {
     "CliffWalkingSlippery-v1": _CLIFF_WALKING,
     # south, north, east, west, pickup, drop-off
     "Taxi-v4": _grid({"down": 0, "up": 1, "right": 2, "left": 3, "p": 4, "o": 5}),
+    # the lateral velocity: up steers up (y > 0), at once (the expert turns fully too);
+    # {"mouse": [{"dim": 0, "axis": "y"}]} steers by the cursor's height instead
+    "protege/TwoPaths-v0": KeyMap(axes=(Axis(0, neg="down", pos="up", ramp_s=0.0),)),
 }
 """Built-in key maps by Gymnasium id."""
 

@@ -24,6 +24,7 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 
+from protege.data.rollout import note_episode_info  # noqa: E402
 from protege.data.types import Trajectory, obs_stack  # noqa: E402
 from protege.envs import Spaces, make_env  # noqa: E402
 from protege.errors import ConfigError  # noqa: E402
@@ -160,6 +161,7 @@ class Recorder:
         self.obs: list[Any] = [obs]
         self.acts: list[np.ndarray] = []
         self.rews: list[float] = []
+        self.info_meta: dict[str, Any] = {}  # success and the env's episode_info keys
         self.terminated = False
         paused = self.start_paused and not self.teleop.keymap.step_on_press
         self.state = "paused" if paused else "recording"
@@ -176,7 +178,7 @@ class Recorder:
 
     def _keep(self, meta: dict[str, Any]) -> None:
         # the reset seed, as rollout's episodes carry it: `protege rank` replays from it
-        traj = self._trajectory({"seed": self.seed + self.attempt - 1, **meta})
+        traj = self._trajectory({"seed": self.seed + self.attempt - 1, **self.info_meta, **meta})
         if self.on_keep is not None:
             self.on_keep(traj)
         self.result.kept.append(traj)
@@ -255,7 +257,8 @@ class Recorder:
         return self.state != "done"
 
     def _env_step(self, action: np.ndarray) -> None:
-        obs, rew, terminated, truncated, _ = self.env.step(_env_action(action))
+        obs, rew, terminated, truncated, info = self.env.step(_env_action(action))
+        note_episode_info(self.info_meta, info, self.env)
         self.obs.append(obs)
         self.acts.append(action)
         self.rews.append(float(rew))
@@ -270,7 +273,8 @@ class Recorder:
         if self.state == "recording":
             state = ("RECORDING", RED)
         elif self.state == "paused":
-            start = "press an action key to start" if not self.acts else "SPACE resumes"
+            key = "an action key" if self.teleop.action_keys else "SPACE"  # SPACE: mouse maps
+            start = f"press {key} to start" if not self.acts else "SPACE resumes"
             state = (f"PAUSED · {start}", AMBER)
         elif self.state == "rating":
             state = ("RATE IT: 1 (worst) to 5 (best) · D discard", BLUE)

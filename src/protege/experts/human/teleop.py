@@ -20,7 +20,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # before pygame's firs
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
-from protege.experts.human.keymaps import Axis, KeyMap, _split_combo  # noqa: E402
+from protege.experts.human.keymaps import Axis, KeyMap, MouseAxis, _split_combo  # noqa: E402
 from protege.experts.human.window import (  # noqa: E402
     AMBER,
     BLUE,
@@ -110,7 +110,7 @@ class Teleop(Window):
                     out.append(self._as_action(action))
             return out
         if isinstance(self.space, gym.spaces.Box):
-            return [self._continuous(inp.held)]
+            return [self._continuous(inp.held, inp.mouse)]
         action = self._resolve(inp.held)
         if action is None:
             action = self.keymap.noop if self.keymap.noop is not None else self._last
@@ -128,14 +128,24 @@ class Teleop(Window):
     def _as_action(self, action: int) -> np.ndarray:
         return np.asarray(action, dtype=self.space.dtype or np.int64)
 
-    def _center(self, ax: Axis) -> float:
+    def _center(self, ax: Axis | MouseAxis) -> float:
         assert isinstance(self.space, gym.spaces.Box)
         lo, hi = float(self.space.low[ax.dim]), float(self.space.high[ax.dim])
-        return float(np.clip(0.0 if ax.center is None else ax.center, lo, hi))
+        center = ax.center if isinstance(ax, Axis) else None
+        return float(np.clip(0.0 if center is None else center, lo, hi))
 
-    def _continuous(self, held: frozenset[int]) -> np.ndarray:
-        """Held keys push their dimension toward its bound; released ones decay to centre."""
+    def _continuous(
+        self, held: frozenset[int], mouse: tuple[float, float] | None = None
+    ) -> np.ndarray:
+        """Held keys push their dimension toward its bound; released ones decay to centre.
+        Mouse-driven dimensions follow the cursor across the picture (`MouseAxis`)."""
         assert isinstance(self.space, gym.spaces.Box)
+        for m in self.keymap.mouse:
+            lo, hi = float(self.space.low[m.dim]), float(self.space.high[m.dim])
+            if mouse is None:
+                self._value[m.dim] = self._center(m)
+            else:
+                self._value[m.dim] = lo + mouse[0 if m.axis == "x" else 1] * (hi - lo)
         for ax, neg, pos in self._axis_codes:
             lo, hi = float(self.space.low[ax.dim]), float(self.space.high[ax.dim])
             c = self._center(ax)

@@ -52,16 +52,20 @@ HEADLESS_DRIVERS = ("offscreen", "dummy")
 
 @dataclass(frozen=True)
 class FrameInput:
-    """What the keyboard did in one frame.
+    """What the keyboard and the mouse did in one frame.
 
     pressed: keys pressed during the frame, in order (pygame key codes).
     held: keys down at the end of the frame.
     quit: the window was closed or Esc pressed.
+    mouse: where the cursor is over the env's picture, as fractions (x from its left edge,
+        y from its bottom edge, each clipped into [0, 1]); None before it first moved over
+        the window or before a picture was drawn.
     """
 
     pressed: tuple[int, ...]
     held: frozenset[int]
     quit: bool = False
+    mouse: tuple[float, float] | None = None
 
 
 def display_problem() -> str | None:
@@ -121,6 +125,8 @@ class Window:
     ) -> None:
         self.fps = float(fps)
         self.held: set[int] = set()
+        self.cursor: tuple[int, int] | None = None  # the last mouse position, in pixels
+        self.frame_rect: pygame.Rect | None = None  # where the last env picture was drawn
         pygame.display.init()
         pygame.font.init()
         self.screen = pygame.display.set_mode(size, pygame.RESIZABLE)
@@ -129,7 +135,8 @@ class Window:
         self.clock = pygame.time.Clock()
 
     def poll(self) -> FrameInput:
-        """Drain pygame's event queue: keys pressed this frame, keys held, window closed."""
+        """Drain pygame's event queue: keys pressed this frame, keys held, window closed,
+        and where the cursor is over the env's picture."""
         pressed: list[int] = []
         quit_ = False
         for event in pygame.event.get():
@@ -144,7 +151,18 @@ class Window:
                 self.held.discard(event.key)
             elif event.type == pygame.WINDOWFOCUSLOST:
                 self.held.clear()  # a key released elsewhere sends no KEYUP here
-        return FrameInput(tuple(pressed), frozenset(self.held), quit_)
+            elif event.type == pygame.MOUSEMOTION:
+                self.cursor = tuple(event.pos)
+        return FrameInput(tuple(pressed), frozenset(self.held), quit_, self.mouse())
+
+    def mouse(self) -> tuple[float, float] | None:
+        """The cursor's place over the last env picture drawn (see `FrameInput.mouse`)."""
+        if self.cursor is None or self.frame_rect is None:
+            return None
+        r = self.frame_rect
+        fx = (self.cursor[0] - r.left) / max(1, r.width - 1)
+        fy = (r.bottom - 1 - self.cursor[1]) / max(1, r.height - 1)
+        return float(np.clip(fx, 0.0, 1.0)), float(np.clip(fy, 0.0, 1.0))
 
     def show(
         self,
@@ -180,6 +198,7 @@ class Window:
             img = pygame.transform.smoothscale(img, fit)
             at = (left + (area_w - fit[0]) // 2, self.STATUS_H + (area_h - fit[1]) // 2)
             screen.blit(img, at)
+            self.frame_rect = pygame.Rect(at, fit)
         elif not panel:
             msg = self._font(22).render("no rgb_array render for this env", True, GREY)
             screen.blit(msg, (14, self.STATUS_H + area_h // 2))
