@@ -162,3 +162,33 @@ def test_a_shared_policy_setting_reaches_daggers_inner_bc(tmp_path: Path) -> Non
     assert (dagger.bc.policy, dagger.bc.history) == ("gmm", 2)
     # only the policy's own settings pass down; BC's training settings need dagger: {bc.epochs}
     assert dagger.bc.epochs != 7
+
+
+def test_a_finished_run_from_before_a_setting_was_added_is_still_read(tmp_path: Path) -> None:
+    """A run saved before BC's `redraw` (or GCL's `uniform_mix`) existed did what the
+    setting's `SETTINGS_ADDED` value does: it is that trial's run, at any nesting (DAgger's
+    bc), and not a trial's at another value (GCL's default since, 0.5)."""
+    from dataclasses import asdict, replace
+
+    from protege.algorithms.adversarial import GCLConfig
+    from protege.algorithms.bc import BCConfig
+    from protege.algorithms.dagger import DAggerConfig
+    from protege.experiments.sweep import _made_with
+
+    def saved_without(cfg: object, key: str, nested: str | None = None) -> Path:
+        config = json.loads(json.dumps(asdict(cfg)))  # type: ignore[call-overload]
+        del (config[nested] if nested else config)[key]
+        run_dir = tmp_path / f"{type(cfg).__name__}-{key}"
+        run_dir.mkdir()
+        (run_dir / "config.json").write_text(json.dumps({"config": config}))
+        return run_dir
+
+    bc = saved_without(BCConfig(), "redraw")
+    assert _made_with(bc, BCConfig()) and not _made_with(bc, BCConfig(redraw="episode"))
+    assert not _made_with(bc, BCConfig(epochs=3))  # any other difference still counts
+    dagger = saved_without(DAggerConfig(), "redraw", nested="bc")
+    assert _made_with(dagger, DAggerConfig())
+    gcl = saved_without(GCLConfig(uniform_mix=0.0), "uniform_mix")
+    assert not _made_with(gcl, GCLConfig()) and _made_with(
+        gcl, replace(GCLConfig(), uniform_mix=0.0)
+    )

@@ -304,13 +304,39 @@ def run_trial(trial: Trial) -> dict[str, Any]:
     )  # fmt: skip
 
 
+SETTINGS_ADDED: dict[str, Any] = {
+    "redraw": "step",  # BC's (and every config embedding BC's), December 2026 (#15)
+    "uniform_mix": 0.0,  # GCL's, November 2026 (#17); its default since is 0.5
+}
+"""Settings added to a config after runs were made, each with the value that does what
+those runs did. A finished run saved without one is the same run as a trial whose value is
+that one, so a bench or sweep keeps reading it (a trial at the new default, where that
+differs, runs again)."""
+
+
 def _made_with(run_dir: Path, cfg: Any) -> bool:
-    """Whether `run_dir` holds a run started with exactly these settings."""
+    """Whether `run_dir` holds a run started with exactly these settings (reading a setting
+    added since as `SETTINGS_ADDED` says the run had it)."""
     path = run_dir / CONFIG
     if not path.is_file():
         return False
     saved = read_json(path, CONFIG)
-    return isinstance(saved, dict) and saved.get("config") == json.loads(json.dumps(asdict(cfg)))
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+        return False
+    current = json.loads(json.dumps(asdict(cfg)))
+    return _with_added_settings(saved["config"], current) == current
+
+
+def _with_added_settings(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """`saved` with each `SETTINGS_ADDED` key that `current` has and it lacks, at the value
+    that reproduces the saved run, at every level of nesting (DAgger's `bc`)."""
+    out = dict(saved)
+    for key, value in current.items():
+        if key not in out and key in SETTINGS_ADDED:
+            out[key] = SETTINGS_ADDED[key]
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _with_added_settings(out[key], value)
+    return out
 
 
 def _worker_init() -> None:
