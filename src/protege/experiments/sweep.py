@@ -306,6 +306,7 @@ def run_trial(trial: Trial) -> dict[str, Any]:
 
 SETTINGS_ADDED: dict[str, Any] = {
     "redraw": "step",  # BC's (and every config embedding BC's), December 2026 (#15)
+    "action_steps": 1,  # BC's, November 2026 (#15): a chunk predicted anew every step
     "uniform_mix": 0.0,  # GCL's, November 2026 (#17); its default since is 0.5
 }
 """Settings added to a config after runs were made, each with the value that does what
