@@ -178,7 +178,7 @@ def test_a_finished_run_from_before_a_setting_was_added_is_still_read(tmp_path: 
     def saved_without(cfg: object, key: str, nested: str | None = None) -> Path:
         config = json.loads(json.dumps(asdict(cfg)))  # type: ignore[call-overload]
         del (config[nested] if nested else config)[key]
-        run_dir = tmp_path / f"{type(cfg).__name__}-{key}"
+        run_dir = tmp_path / f"{type(cfg).__name__}-{key}-{len(list(tmp_path.iterdir()))}"
         run_dir.mkdir()
         (run_dir / "config.json").write_text(json.dumps({"config": config}))
         return run_dir
@@ -188,6 +188,11 @@ def test_a_finished_run_from_before_a_setting_was_added_is_still_read(tmp_path: 
     assert not _made_with(bc, BCConfig(epochs=3))  # any other difference still counts
     dagger = saved_without(DAggerConfig(), "redraw", nested="bc")
     assert _made_with(dagger, DAggerConfig())
+    # BC's hidden default became () ("the env's"): a run saved with the old 64x64 is the
+    # () trial's on a small env, not on a MuJoCo one (256x256 there)
+    old_bc = saved_without(replace(BCConfig(), hidden=(64, 64)), "redraw")
+    assert _made_with(old_bc, BCConfig(), "Pendulum-v1")
+    assert not _made_with(old_bc, BCConfig(), "Hopper-v5") and not _made_with(old_bc, BCConfig())
     gcl = saved_without(GCLConfig(uniform_mix=0.0), "uniform_mix")
     assert not _made_with(gcl, GCLConfig()) and _made_with(
         gcl, replace(GCLConfig(), uniform_mix=0.0)

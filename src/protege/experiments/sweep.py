@@ -286,7 +286,7 @@ def run_trial(trial: Trial) -> dict[str, Any]:
     with the trial's settings; an interrupted one continues from its checkpoint."""
     run_dir = Path(trial.run_dir)
     cfg = build_config(trial.algo, trial.seed, trial.overrides)
-    same = _made_with(run_dir, cfg)
+    same = _made_with(run_dir, cfg, trial.env)
     if (run_dir / METRICS).is_file():
         if not same:
             raise ConfigError(f"{run_dir}: finished with other settings than this trial's; "
@@ -315,9 +315,10 @@ that one, so a bench or sweep keeps reading it (a trial at the new default, wher
 differs, runs again)."""
 
 
-def _made_with(run_dir: Path, cfg: Any) -> bool:
-    """Whether `run_dir` holds a run started with exactly these settings (reading a setting
-    added since as `SETTINGS_ADDED` says the run had it)."""
+def _made_with(run_dir: Path, cfg: Any, env: str | None = None) -> bool:
+    """Whether `run_dir` holds a run started with exactly these settings on `env` (reading a
+    setting added since as `SETTINGS_ADDED` says the run had it, and BC's `hidden` saved
+    as the sizes that its "auto" value, (), now gives on `env`)."""
     path = run_dir / CONFIG
     if not path.is_file():
         return False
@@ -325,18 +326,27 @@ def _made_with(run_dir: Path, cfg: Any) -> bool:
     if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
         return False
     current = json.loads(json.dumps(asdict(cfg)))
-    return _with_added_settings(saved["config"], current) == current
+    return _with_added_settings(saved["config"], current, env) == current
 
 
-def _with_added_settings(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+def _with_added_settings(
+    saved: dict[str, Any], current: dict[str, Any], env: str | None = None
+) -> dict[str, Any]:
     """`saved` with each `SETTINGS_ADDED` key that `current` has and it lacks, at the value
-    that reproduces the saved run, at every level of nesting (DAgger's `bc`)."""
+    that reproduces the saved run, at every level of nesting (DAgger's `bc`); a BC `hidden`
+    saved as the sizes that () resolves to on `env` (before () meant "the env's default",
+    BC's default was 64x64 everywhere) reads as ()."""
     out = dict(saved)
     for key, value in current.items():
         if key not in out and key in SETTINGS_ADDED:
             out[key] = SETTINGS_ADDED[key]
+        elif key == "hidden" and value == [] and env is not None and out.get(key) != []:
+            from protege.algorithms.bc import BCConfig, bc_hidden
+
+            if out.get(key) == list(bc_hidden(BCConfig(), env)):
+                out[key] = []
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _with_added_settings(out[key], value)
+            out[key] = _with_added_settings(out[key], value, env)
     return out
 
 
