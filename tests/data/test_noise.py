@@ -74,6 +74,22 @@ def test_box_random_kind_replaces_with_uniform_actions() -> None:
     assert acts[replaced].max(axis=0) == pytest.approx([1.0, 3.0], abs=0.02)
 
 
+def test_box_bias_is_the_same_offset_at_every_step_and_clipped() -> None:
+    """A systematic mistake: every action of every episode shifted by ε x half-range."""
+    space = gym.spaces.Box(np.array([-2.0, 0.0], np.float32), np.array([2.0, 10.0], np.float32))
+    policy = NoisyPolicy(constant(np.array([0.5, 9.0], np.float32)), space, 0.25, "bias", seed=3)
+    acts = np.concatenate([draws(policy, 50), policy(np.zeros((3, 1), np.float32))])
+    np.testing.assert_allclose(acts, np.tile([1.0, 10.0], (53, 1)))  # +0.5, +1.25 -> clipped
+    # on Pendulum the scripted expert's torque, biased, is the expert's plus the offset
+    expert = scripted_expert("Pendulum-v1").act
+    pend = gym.make("Pendulum-v1").action_space
+    clean, biased = (rollout("Pendulum-v1", p, 2, seed=0)
+                     for p in (expert, NoisyPolicy(expert, pend, 0.85, "bias")))  # fmt: skip
+    assert sum(t.episode_return for t in biased) < sum(t.episode_return for t in clean)
+    first = next(iter(biased))
+    np.testing.assert_allclose(first.acts, np.clip(expert(first.obs[:-1]) + 1.7, -2, 2), atol=1e-6)
+
+
 def test_noise_is_seeded_per_episode_for_any_number_of_envs() -> None:
     expert = scripted_expert("CartPole-v1").act
     space = gym.make("CartPole-v1").action_space
@@ -108,7 +124,8 @@ def test_more_noise_means_lower_returns_on_every_seed() -> None:
         (lambda: NoisyPolicy(abs, gym.spaces.Discrete(2), 1.5), r"in \[0, 1\]"),
         (lambda: NoisyPolicy(abs, gym.spaces.Discrete(2), float("nan")), r"in \[0, 1\]"),
         (lambda: NoisyPolicy(abs, gym.spaces.Discrete(2), 0.1, "gaussian"), "--noise-kind random"),
-        (lambda: NoisyPolicy(abs, gym.spaces.Discrete(2), 0.1, "pink"), "gaussian or random"),
+        (lambda: NoisyPolicy(abs, gym.spaces.Discrete(2), 0.1, "pink"), "gaussian, random or bias"),
+        (lambda: NoisyPolicy(abs, gym.spaces.Discrete(2), 0.1, "bias"), "bias noise needs Box"),
         (lambda: NoisyPolicy(abs, gym.spaces.Box(-np.inf, np.inf, (1,)), 0.1), "finite bounds"),
         (lambda: NoisyPolicy(abs, gym.spaces.Text(3), 0.1), "noise applies to Box"),
         (lambda: parse_noise_schedule("0,x"), "'x' is not a number"),

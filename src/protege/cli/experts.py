@@ -93,7 +93,8 @@ def collect_cmd(
         None,
         "--noise-kind",
         help="gaussian (Box actions; their default) | random (a uniform random action with "
-        "probability ε; the only kind for discrete actions).",
+        "probability ε; the only kind for discrete actions) | bias (Box: ε times the half "
+        "range added to every action, a systematic mistake).",
     ),
 ) -> None:
     """Record an expert's demonstrations, optionally with noise injected into its actions."""

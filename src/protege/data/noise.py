@@ -26,10 +26,14 @@ import numpy as np
 from protege.data.types import Obs
 from protege.errors import ConfigError
 
-NoiseKind = Literal["gaussian", "random"]
-NOISE_KINDS: tuple[NoiseKind, ...] = ("gaussian", "random")
+NoiseKind = Literal["gaussian", "random", "bias"]
+NOISE_KINDS: tuple[NoiseKind, ...] = ("gaussian", "random", "bias")
 """gaussian: add N(0, (ε · half-range)²) to a Box action, then clip (Box only).
-random: with probability ε, a uniform random action instead of the policy's."""
+random: with probability ε, a uniform random action instead of the policy's.
+bias: add ε · half-range to every element of a Box action, then clip (Box only): the same
+offset at every step of every episode, a systematic mistake (a miscalibrated actuator, a
+person who always over-steers) that a learner cloning the demonstrations copies, where it
+averages zero-mean noise away."""
 
 DISCRETE_SPACES = (gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
 """Action spaces whose noise is ε-random actions."""
@@ -90,9 +94,10 @@ class NoisyPolicy:
     action_space: its action space: Discrete, MultiDiscrete or MultiBinary (with probability
         eps a uniform random action), or Box with finite bounds.
     eps: the noise level in [0, 1].
-    kind: for Box, "gaussian" (add N(0, (eps * (high - low) / 2)²) per element, then clip) or
-        "random" (with probability eps, a uniform action); discrete spaces take "random"
-        only. None: the space's default (`default_kind`).
+    kind: for Box, "gaussian" (add N(0, (eps * (high - low) / 2)²) per element, then clip),
+        "random" (with probability eps, a uniform action) or "bias" (add eps * (high - low)
+        / 2, the same at every step, then clip); discrete spaces take "random" only. None:
+        the space's default (`default_kind`).
     seed: episode e's noise comes from a generator seeded by (seed + e, `NOISE_STREAM`).
 
     `rollout` calls `start_episode(slot, episode)` whenever sub-env `slot` starts episode
@@ -132,6 +137,13 @@ class NoisyPolicy:
     def _perturb(self, act: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One action with noise; draws the same numbers whatever ε is (streams stay aligned)."""
         space = self.space
+        if isinstance(space, gym.spaces.Box) and self.kind == "bias":
+            half = (space.high.astype(np.float64) - space.low.astype(np.float64)) / 2
+            rng.standard_normal(space.shape)  # the numbers gaussian would draw: streams align
+            biased = np.asarray(act, np.float64) + self.eps * half
+            if np.dtype(space.dtype).kind in "iu":
+                biased = np.round(biased)
+            return np.clip(biased, space.low, space.high).astype(space.dtype)
         if isinstance(space, gym.spaces.Box) and self.kind == "gaussian":
             half = (space.high.astype(np.float64) - space.low.astype(np.float64)) / 2
             noisy = np.asarray(act, np.float64) + self.eps * half * rng.standard_normal(space.shape)
@@ -146,7 +158,7 @@ class NoisyPolicy:
 def _check_kind(space: gym.Space, given: str | None) -> NoiseKind:
     """The kind of noise for `space` (its default for None), or a one-line ConfigError."""
     if given is not None and given not in NOISE_KINDS:
-        raise ConfigError(f"--noise-kind must be gaussian or random, not {given!r}")
+        raise ConfigError(f"--noise-kind must be gaussian, random or bias, not {given!r}")
     kind = default_kind(space) if given is None else NOISE_KINDS[NOISE_KINDS.index(given)]
     if isinstance(space, gym.spaces.Box):
         if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
@@ -159,9 +171,9 @@ def _check_kind(space: gym.Space, given: str | None) -> NoiseKind:
         raise ConfigError(
             f"noise applies to Box, Discrete, MultiDiscrete and MultiBinary actions, not {space}"
         )
-    if kind == "gaussian":
+    if kind in ("gaussian", "bias"):
         raise ConfigError(
-            f"Gaussian noise needs Box actions, but they are {space}; use --noise-kind random "
+            f"{kind} noise needs Box actions, but they are {space}; use --noise-kind random "
             "(the default there: a uniform random action with probability ε)"
         )
     return kind
