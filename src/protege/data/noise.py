@@ -137,16 +137,11 @@ class NoisyPolicy:
     def _perturb(self, act: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One action with noise; draws the same numbers whatever ε is (streams stay aligned)."""
         space = self.space
-        if isinstance(space, gym.spaces.Box) and self.kind == "bias":
+        if isinstance(space, gym.spaces.Box) and self.kind in ("gaussian", "bias"):
             half = (space.high.astype(np.float64) - space.low.astype(np.float64)) / 2
-            rng.standard_normal(space.shape)  # the numbers gaussian would draw: streams align
-            biased = np.asarray(act, np.float64) + self.eps * half
-            if np.dtype(space.dtype).kind in "iu":
-                biased = np.round(biased)
-            return np.clip(biased, space.low, space.high).astype(space.dtype)
-        if isinstance(space, gym.spaces.Box) and self.kind == "gaussian":
-            half = (space.high.astype(np.float64) - space.low.astype(np.float64)) / 2
-            noisy = np.asarray(act, np.float64) + self.eps * half * rng.standard_normal(space.shape)
+            z = rng.standard_normal(space.shape)  # drawn for bias too: streams stay aligned
+            step = self.eps * half if self.kind == "bias" else self.eps * half * z
+            noisy = np.asarray(act, np.float64) + step
             if np.dtype(space.dtype).kind in "iu":
                 noisy = np.round(noisy)
             return np.clip(noisy, space.low, space.high).astype(space.dtype)

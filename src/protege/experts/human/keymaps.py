@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,16 +140,9 @@ class KeyMap:
         step_on_press = data.get("step_on_press", False)
         if not isinstance(step_on_press, bool):
             raise fail(f"'step_on_press' must be true or false, got {step_on_press!r}")
-        raw_axes = data.get("axes", [])
-        if not isinstance(raw_axes, list):
-            raise fail("'axes' must be a list of {dim, neg, pos} objects")
         axes = []
-        for i, ax in enumerate(raw_axes):
-            if not isinstance(ax, dict) or not _is_int(ax.get("dim")):
-                raise fail(f"axes[{i}] must be an object with an integer 'dim'")
-            extra = set(ax) - {"dim", "neg", "pos", "ramp_s", "center"}
-            if extra:
-                raise fail(f"axes[{i}] has unknown field(s) {sorted(extra)}")
+        axis_fields = ("dim", "neg", "pos", "ramp_s", "center")
+        for i, ax in enumerate(_dim_objects(data, "axes", axis_fields, "{dim, neg, pos}", fail)):
             for name in ("neg", "pos"):
                 if ax.get(name) is not None and not isinstance(ax[name], str):
                     raise fail(f"axes[{i}].{name} must be a key name or null")
@@ -163,15 +156,8 @@ class KeyMap:
             center = ax.get("center")
             center = None if center is None else float(center)
             axes.append(Axis(ax["dim"], ax.get("neg"), ax.get("pos"), ramp, center))
-        raw_mouse = data.get("mouse", [])
-        if not isinstance(raw_mouse, list):
-            raise fail("'mouse' must be a list of {dim, axis} objects")
         mouse = []
-        for i, m in enumerate(raw_mouse):
-            if not isinstance(m, dict) or not _is_int(m.get("dim")):
-                raise fail(f"mouse[{i}] must be an object with an integer 'dim'")
-            if set(m) - {"dim", "axis"}:
-                raise fail(f"mouse[{i}] has unknown field(s) {sorted(set(m) - {'dim', 'axis'})}")
+        for i, m in enumerate(_dim_objects(data, "mouse", ("dim", "axis"), "{dim, axis}", fail)):
             if m.get("axis", "x") not in ("x", "y"):
                 raise fail(f'mouse[{i}].axis must be "x" or "y", got {m.get("axis")!r}')
             mouse.append(MouseAxis(m["dim"], m.get("axis", "x")))
@@ -239,6 +225,27 @@ class KeyMap:
             return "  ".join(parts)
         return "  ".join(f"{'+'.join(map(_label, _split_combo(k)))}={a}"
                          for k, a in self.keys.items())  # fmt: skip
+
+
+def _dim_objects(
+    data: dict[str, Any],
+    field: str,
+    allowed: tuple[str, ...],
+    shape: str,
+    fail: Callable[[str], ConfigError],
+) -> list[dict[str, Any]]:
+    """`data[field]` (default []) checked as a list of objects, each with an integer "dim"
+    and no field outside `allowed` (a key map's 'axes' and 'mouse')."""
+    raw = data.get(field, [])
+    if not isinstance(raw, list):
+        raise fail(f"'{field}' must be a list of {shape} objects")
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict) or not _is_int(entry.get("dim")):
+            raise fail(f"{field}[{i}] must be an object with an integer 'dim'")
+        extra = set(entry) - set(allowed)
+        if extra:
+            raise fail(f"{field}[{i}] has unknown field(s) {sorted(extra)}")
+    return raw
 
 
 def _is_int(value: Any) -> bool:
